@@ -1,0 +1,177 @@
+/*
+ * buf.c -- pdp_str comparisons and the capped growable pdp_buf.
+ */
+#include "pdp/buf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+bool pdp_str_eq(pdp_str a, pdp_str b)
+{
+	return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
+}
+
+bool pdp_str_eq_c(pdp_str a, const char *s)
+{
+	return pdp_str_eq(a, pdp_str_c(s));
+}
+
+bool pdp_str_eq_nocase(pdp_str a, pdp_str b)
+{
+	return a.len == b.len && (a.len == 0 || strncasecmp(a.p, b.p, a.len) == 0);
+}
+
+int pdp_str_cmp(pdp_str a, pdp_str b)
+{
+	size_t n = a.len < b.len ? a.len : b.len;
+	int c = n ? memcmp(a.p, b.p, n) : 0;
+	if (c)
+		return c;
+	return (a.len > b.len) - (a.len < b.len);
+}
+
+uint64_t pdp_str_hash(pdp_str s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < s.len; i++) {
+		h ^= (unsigned char)s.p[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+void pdp_buf_init(pdp_buf *b, size_t max)
+{
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+	b->max = max;
+}
+
+void pdp_buf_done(pdp_buf *b)
+{
+	if (!b)
+		return;
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+void pdp_buf_reset(pdp_buf *b)
+{
+	b->len = 0;
+	if (b->data)
+		b->data[0] = '\0';
+}
+
+enum pdp_err pdp_buf_reserve(pdp_buf *b, size_t extra)
+{
+	PDP_ENSURE(extra < SIZE_MAX / 2 - b->len, PDP_E_LIMIT);
+	size_t need = b->len + extra + 1;
+	PDP_ENSURE(b->max == 0 || need - 1 <= b->max, PDP_E_LIMIT);
+	if (need <= b->cap)
+		return PDP_OK;
+	size_t cap = b->cap ? b->cap : 64;
+	while (cap < need)
+		cap *= 2;
+	if (b->max && cap > b->max + 1)
+		cap = b->max + 1;
+	b->data = pdp_xrealloc(b->data, cap);
+	b->cap = cap;
+	return PDP_OK;
+}
+
+enum pdp_err pdp_buf_add(pdp_buf *b, const void *p, size_t n)
+{
+	PDP_TRY(pdp_buf_reserve(b, n));
+	if (n)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return PDP_OK;
+}
+
+enum pdp_err pdp_buf_adds(pdp_buf *b, const char *s)
+{
+	return pdp_buf_add(b, s, strlen(s));
+}
+
+enum pdp_err pdp_buf_addstr(pdp_buf *b, pdp_str s)
+{
+	return pdp_buf_add(b, s.p, s.len);
+}
+
+enum pdp_err pdp_buf_addc(pdp_buf *b, char c)
+{
+	return pdp_buf_add(b, &c, 1);
+}
+
+enum pdp_err pdp_buf_vprintf(pdp_buf *b, const char *fmt, va_list ap)
+{
+	va_list cp;
+	va_copy(cp, ap);
+	int n = vsnprintf(NULL, 0, fmt, cp);
+	va_end(cp);
+	PDP_ENSURE(n >= 0, PDP_E_INVALID);
+	PDP_TRY(pdp_buf_reserve(b, (size_t)n));
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	b->len += (size_t)n;
+	return PDP_OK;
+}
+
+enum pdp_err pdp_buf_printf(pdp_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	enum pdp_err e = pdp_buf_vprintf(b, fmt, ap);
+	va_end(ap);
+	return e;
+}
+
+static const char hexdig[] = "0123456789abcdef";
+
+enum pdp_err pdp_buf_add_json_str(pdp_buf *b, pdp_str s)
+{
+	PDP_TRY(pdp_buf_reserve(b, s.len + 2));
+	PDP_TRY(pdp_buf_addc(b, '"'));
+	size_t run = 0;
+	for (size_t i = 0; i < s.len; i++) {
+		unsigned char c = (unsigned char)s.p[i];
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		PDP_TRY(pdp_buf_add(b, s.p + run, i - run));
+		run = i + 1;
+		char esc[7] = { '\\', 0 };
+		size_t n = 2;
+		switch (c) {
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		default:
+			memcpy(esc, "\\u00", 4);
+			esc[4] = hexdig[c >> 4];
+			esc[5] = hexdig[c & 15];
+			n = 6;
+			break;
+		}
+		PDP_TRY(pdp_buf_add(b, esc, n));
+	}
+	PDP_TRY(pdp_buf_add(b, s.p + run, s.len - run));
+	return pdp_buf_addc(b, '"');
+}
+
+char *pdp_buf_steal(pdp_buf *b, size_t *ret_len)
+{
+	if (!b->data)
+		PDP_BUG_ON(pdp_buf_reserve(b, 0) != PDP_OK);
+	char *p = b->data;
+	if (ret_len)
+		*ret_len = b->len;
+	b->data = NULL;
+	b->len = b->cap = 0;
+	return p;
+}
