@@ -64,6 +64,9 @@ PDP_MUST_USE enum pdp_err pdp_request_from_json(const struct json_t *obj,
 						pdp_arena *arena, pdp_request *ret,
 						pdp_buf *errmsg);
 
+/* YYYY-MM-DD (00:00:00Z) or RFC 3339 with Z or an offset → epoch seconds. */
+bool pdp_parse_time(pdp_str s, int64_t *ret);
+
 enum pdp_access { PDP_ACCESS_ALLOW, PDP_ACCESS_MASK, PDP_ACCESS_DENY };
 const char *pdp_access_name(enum pdp_access a);
 
