@@ -103,6 +103,10 @@ PDP_MUST_USE enum pdp_err pdp_decision_to_json(const pdp_decision *dec,
 					       pdp_str decision_id, int64_t audit_seq,
 					       pdp_str mask_salt, pdp_buf *out);
 
+/* Appends a human explanation of dec (for `pdp eval --explain`). */
+PDP_MUST_USE enum pdp_err pdp_eval_explain(const pdp_policy *p, const pdp_request *req,
+					   const pdp_decision *dec, pdp_buf *out);
+
 /* Appends a SQL expression computing mask m over the column in dialect d
  * (mask_sql.c). The column name is quoted for the dialect. */
 PDP_MUST_USE enum pdp_err pdp_mask_sql(enum pdp_mask m, enum pdp_dialect d,
