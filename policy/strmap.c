@@ -9,7 +9,7 @@
 static size_t cap_for(size_t expected)
 {
 	size_t cap = 16;
-	while (cap < expected * 2 + 2)
+	while (cap * 3 < (expected + 1) * 4)
 		cap *= 2;
 	return cap;
 }
@@ -64,7 +64,7 @@ static void strmap_grow(pdp_strmap *m)
 
 uint32_t pdp_strmap_put(pdp_strmap *m, pdp_str key, uint32_t val)
 {
-	if ((m->n + 1) * 2 > m->cap)
+	if ((m->n + 1) * 4 > m->cap * 3)
 		strmap_grow(m);
 	if (!key.p)
 		key.p = empty_marker;
@@ -143,7 +143,7 @@ static void u64_grow(pdp_u64map *m)
 
 uint32_t *pdp_u64map_slot(pdp_u64map *m, uint64_t key, uint32_t init)
 {
-	if ((m->n + 1) * 2 > m->cap)
+	if ((m->n + 1) * 4 > m->cap * 3)
 		u64_grow(m);
 	uint64_t stored = key + 1;
 	PDP_BUG_ON(stored == 0);

@@ -3,7 +3,7 @@
  *
  * pdp_strmap: pdp_str → uint32_t. Keys are borrowed (the caller keeps the
  * bytes alive as long as the map). pdp_u64map: uint64_t → uint32_t.
- * Both grow by doubling at 50% load; lookups never allocate, so a map built
+ * Both grow by doubling at 75% load; lookups never allocate, so a map built
  * at load time can be read by many threads at once.
  */
 #ifndef PDP_STRMAP_H
