@@ -132,22 +132,24 @@ struct fx_file {
 	"    actions: [read]\n"                                                         \
 	"    columns: [customer_email]\n"
 
-/* The first 13 lines of a small product in domain orders; tests append
- * grants/deny from line 14 on. Columns: id (11), email (12), region (13). */
-#define FX_P_HEAD                                                                       \
+/* The first 13 lines of a small product orders.<entity> in domain orders;
+ * tests append grants/deny from line 14 on. Columns: id (line 11), email
+ * (12, pii: email), region (13). */
+#define FX_PH(entity, version)                                                          \
 	"apiVersion: meshpdp/v1\n"                /* 1 */                               \
 	"kind: DataProduct\n"                     /* 2 */                               \
 	"metadata:\n"                             /* 3 */                               \
-	"  name: orders.p\n"                      /* 4 */                               \
+	"  name: orders." entity "\n"             /* 4 */                               \
 	"  domain: orders\n"                      /* 5 */                               \
 	"  owner: squad\n"                        /* 6 */                               \
-	"  version: 1.0.0\n"                      /* 7 */                               \
+	"  version: " version "\n"                /* 7 */                               \
 	"classification: internal\n"              /* 8 */                               \
 	"schema:\n"                               /* 9 */                               \
 	"  columns:\n"                            /* 10 */                              \
 	"    - {name: id, type: string}\n"        /* 11 */                              \
 	"    - {name: email, type: string, pii: email}\n" /* 12 */                      \
 	"    - {name: region, type: string}\n"    /* 13 */
+#define FX_P_HEAD FX_PH("p", "1.0.0")
 
 #define FX_P "domains/orders/products/p.yaml"
 
@@ -161,6 +163,23 @@ static const struct fx_file fx_base[] = {
 	{ "domains/orders/products/order_events.yaml", FX_ORDER_EVENTS },
 	{ NULL, NULL },
 };
+
+#define FILES(...) ((const struct fx_file[]){ __VA_ARGS__, { NULL, NULL } })
+
+/* A product file domains/orders/products/p.yaml: FX_P_HEAD plus `rest`. */
+#define P(rest) FILES({ FX_P, FX_P_HEAD rest })
+
+/* text with the first `from` replaced by `to`; caller frees. */
+static char *subst(const char *text, const char *from, const char *to)
+{
+	const char *at = strstr(text, from);
+	if (!at)
+		fail_msg("fixture text does not contain '%s'", from);
+	size_t n = strlen(text) - strlen(from) + strlen(to) + 1;
+	char *s = malloc(n);
+	snprintf(s, n, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+	return s;
+}
 
 /* ---- directory plumbing ------------------------------------------------- */
 
