@@ -63,26 +63,38 @@ FUZZ_TARGETS :=
 
 all: $(PDP)
 
+# keep intermediate objects (no "rm" after the test summary)
+.SECONDARY:
+
 -include mk/*.mk
+
+# V=1 shows the full commands.
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
 
 $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(FINAL_CFLAGS) -c $< -o $@
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(FINAL_CFLAGS) -c $< -o $@
 
 $(LIBPOLICY): $(POLICY_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	$(Q)ar rcs $@ $^
 
 $(LIBPDPD): $(PDP_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	$(Q)ar rcs $@ $^
 
 $(PDP): $(O)/obj/pdp/main.o $(LIBPDPD) $(LIBPOLICY) | banned
-	$(CC) $(FINAL_LDFLAGS) -o $@ $^ $(FINAL_LIBS)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(FINAL_LDFLAGS) -o $@ $^ $(FINAL_LIBS)
 
 $(O)/tests/test_%: $(O)/obj/tests/unit/test_%.o $(LIBPDPD) $(LIBPOLICY)
 	@mkdir -p $(dir $@)
-	$(CC) $(FINAL_LDFLAGS) -o $@ $^ $(FINAL_LIBS) -lcmocka
+	$(Q)$(CC) $(FINAL_LDFLAGS) -o $@ $^ $(FINAL_LIBS) -lcmocka
 
 # haproxy-style: unbounded string functions break the build.
 banned:

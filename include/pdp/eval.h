@@ -64,6 +64,9 @@ PDP_MUST_USE enum pdp_err pdp_request_from_json(const struct json_t *obj,
 						pdp_arena *arena, pdp_request *ret,
 						pdp_buf *errmsg);
 
+/* YYYY-MM-DD (00:00:00Z) or RFC 3339 with Z or an offset → epoch seconds. */
+bool pdp_parse_time(pdp_str s, int64_t *ret);
+
 enum pdp_access { PDP_ACCESS_ALLOW, PDP_ACCESS_MASK, PDP_ACCESS_DENY };
 const char *pdp_access_name(enum pdp_access a);
 
@@ -99,6 +102,10 @@ PDP_MUST_USE enum pdp_err pdp_decision_to_json(const pdp_decision *dec,
 					       const pdp_request *req,
 					       pdp_str decision_id, int64_t audit_seq,
 					       pdp_str mask_salt, pdp_buf *out);
+
+/* Appends a human explanation of dec (for `pdp eval --explain`). */
+PDP_MUST_USE enum pdp_err pdp_eval_explain(const pdp_policy *p, const pdp_request *req,
+					   const pdp_decision *dec, pdp_buf *out);
 
 /* Appends a SQL expression computing mask m over the column in dialect d
  * (mask_sql.c). The column name is quoted for the dialect. */
