@@ -32,6 +32,7 @@
 #include <cmocka.h>
 
 #include "pdp/model.h"
+#include "pdp/policy.h"
 
 #define FX_NOW ((int64_t)1780272000) /* 2026-06-01T00:00:00Z */
 
@@ -273,9 +274,10 @@ static char *fx_render(pdp_diag *d, const char *dir)
 	return out;
 }
 
-/* Load + check; src is kept for the caller when ret_src is not NULL. */
-static char *fx_check(const struct fx_file *base, const struct fx_file *files,
-		      pdp_src **ret_src)
+/* Load + check against a baseline revision (may be NULL); src is kept for
+ * the caller when ret_src is not NULL. */
+static char *fx_check_baseline(const struct fx_file *base, const struct fx_file *files,
+			       const pdp_policy *baseline, pdp_src **ret_src)
 {
 	char dir[64];
 	fx_make(dir, sizeof(dir), base, files);
@@ -283,7 +285,7 @@ static char *fx_check(const struct fx_file *base, const struct fx_file *files,
 	pdp_diag_init(&d);
 	pdp_src *src = NULL;
 	assert_int_equal(pdp_src_load_dir(dir, &d, &src), PDP_OK);
-	pdp_src_check_at(src, NULL, FX_NOW, &d);
+	pdp_src_check_at(src, baseline, FX_NOW, &d);
 	char *out = fx_render(&d, dir);
 	pdp_diag_done(&d);
 	fx_rmtree(dir);
@@ -292,6 +294,29 @@ static char *fx_check(const struct fx_file *base, const struct fx_file *files,
 	else
 		pdp_src_free(src);
 	return out;
+}
+
+static char *fx_check(const struct fx_file *base, const struct fx_file *files,
+		      pdp_src **ret_src)
+{
+	return fx_check_baseline(base, files, NULL, ret_src);
+}
+
+/* base+files compiled and loaded as a revision (no policy errors allowed). */
+__attribute__((unused)) static pdp_policy *fx_policy(const struct fx_file *base, const struct fx_file *files)
+{
+	char dir[64];
+	fx_make(dir, sizeof(dir), base, files);
+	pdp_diag d;
+	pdp_diag_init(&d);
+	pdp_policy *p = NULL;
+	enum pdp_err e = pdp_policy_from_dir(dir, &d, &p);
+	if (e != PDP_OK)
+		pdp_diag_print(&d, stderr);
+	assert_int_equal(e, PDP_OK);
+	pdp_diag_done(&d);
+	fx_rmtree(dir);
+	return p;
 }
 
 /* The check output of base+files must be exactly `expected`. */

@@ -615,6 +615,25 @@ static void output_port_without_table_warns(void **state)
 		  "0 errors, 1 warnings\n");
 }
 
+static void odd_names_warn_empty_subject_fails(void **state)
+{
+	(void)state;
+	char *p = subst(FX_P_HEAD, "name: orders.p", "name: \"orders.p#1\"");
+	char *m = subst(FX_MESH, "detect: [email,", "detect: [\"\", email,");
+	FX_EXPECT(fx_base, FILES({ "mesh.yaml", m },
+				 { FX_P, p }, { "domains/orders/products/q.yaml", FX_PH("q", "1.0.0")
+					"deny:\n"
+					"  - to: {subject: \"\"}\n"
+					"    actions: [read]\n"
+					"    columns: \"*\"\n" }),
+		  P_WARN("4:9", "metadata.name 'orders.p#1' has characters other than letters, "
+			 "digits, '_' and '-'")
+		  "domains/orders/products/q.yaml:15:19: error: to.subject is empty\n"
+		  "mesh.yaml:15:12: warning: empty pii.detect pattern matches every column\n"
+		  "1 errors, 2 warnings\n");
+	free(p), free(m);
+}
+
 /* ---- mesh.yaml ------------------------------------------------------------------------ */
 
 static void mesh_duplicate_classifications(void **state)
@@ -825,6 +844,58 @@ static void several_problems_reported_at_once(void **state)
 	free(m), free(o1), free(o2);
 }
 
+/* ---- --baseline --------------------------------------------------------------------- */
+
+#define OE "domains/orders/products/order_events.yaml"
+
+static void baseline_removed_or_retyped_column_needs_major(void **state)
+{
+	(void)state;
+	pdp_policy *old = fx_policy(fx_base, NULL);
+	char *o1 = subst(FX_ORDER_EVENTS, "version: 2.1.0", "version: 2.2.0");
+	char *o2 = subst(o1, "    - {name: region, type: string}\n", "");
+	char *o3 = subst(o2, "{name: order_total_cents, type: bigint}",
+			 "{name: order_total_cents, type: numeric}");
+	char *o4 = subst(o3, "{name: event_id, type: string}", "{name: event_id, type: STRING}");
+	char *o5 = subst(o4, "    - {name: order_total_cents,",
+			 "    - {name: currency, type: string}\n    - {name: order_total_cents,");
+	char *out = fx_check_baseline(fx_base, FILES({ OE, o5 }), old, NULL);
+	assert_string_equal(out,
+		OE ":8:12: error: column 'region' (string) of baseline version 2.1.0 is removed "
+		"without a major version bump\n"
+		OE ":19:39: error: column 'order_total_cents' changes type from bigint to numeric "
+		"without a major version bump (baseline version 2.1.0)\n"
+		"2 errors, 0 warnings\n");
+	free(out);
+	/* the same change with a new major version is fine */
+	char *o6 = subst(o5, "version: 2.2.0", "version: 3.0.0-rc.1");
+	out = fx_check_baseline(fx_base, FILES({ OE, o6 }), old, NULL);
+	assert_string_equal(out, "0 errors, 0 warnings\n");
+	free(out);
+	free(o1), free(o2), free(o3), free(o4), free(o5), free(o6);
+	pdp_policy_unref(old);
+}
+
+static void baseline_lower_version_and_removed_product_warn(void **state)
+{
+	(void)state;
+	pdp_policy *old = fx_policy(fx_base, P(""));
+	char *o = subst(FX_ORDER_EVENTS, "version: 2.1.0", "version: 2.0.9");
+	char *out = fx_check_baseline(fx_base, FILES({ OE, o }), old, NULL);
+	assert_non_null(strstr(out, ": warning: product 'orders.p' (baseline version 1.0.0) is "
+			       "removed\n"));
+	assert_non_null(strstr(out, OE ":8:12: warning: version 2.0.9 is lower than baseline "
+			       "version 2.1.0\n"));
+	assert_non_null(strstr(out, "0 errors, 2 warnings\n"));
+	free(out);
+	/* unchanged: nothing to say */
+	out = fx_check_baseline(fx_base, P(""), old, NULL);
+	assert_string_equal(out, "0 errors, 0 warnings\n");
+	free(out);
+	free(o);
+	pdp_policy_unref(old);
+}
+
 /* pdp_src_check (the clock) agrees with pdp_src_check_at on a policy whose
  * dates are far from today. */
 static void check_uses_the_clock(void **state)
@@ -889,6 +960,7 @@ int main(void)
 		cmocka_unit_test(entries_without_effect_warn),
 		cmocka_unit_test(empty_row_filter),
 		cmocka_unit_test(output_port_without_table_warns),
+		cmocka_unit_test(odd_names_warn_empty_subject_fails),
 		cmocka_unit_test(mesh_duplicate_classifications),
 		cmocka_unit_test(mesh_duplicate_purposes),
 		cmocka_unit_test(mesh_duplicate_groups),
@@ -903,6 +975,8 @@ int main(void)
 		cmocka_unit_test(domain_member_not_a_group),
 		cmocka_unit_test(too_many_purposes),
 		cmocka_unit_test(several_problems_reported_at_once),
+		cmocka_unit_test(baseline_removed_or_retyped_column_needs_major),
+		cmocka_unit_test(baseline_lower_version_and_removed_product_warn),
 		cmocka_unit_test(check_uses_the_clock),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
