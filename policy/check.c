@@ -702,6 +702,8 @@ static void check_row_filter(struct ctx *c, const pdp_src_entry *e)
 static void check_entry(struct ctx *c, const pdp_src_product *p, const struct nidx *cols,
 			const pdp_src_entry *e, bool grant, struct nidx *ids, size_t idx)
 {
+	if (e->y->type != PDP_Y_MAP)
+		return; /* reported by the loader; nothing else to check */
 	const pdp_ynode *idy = pdp_ymap_get(e->y, "id");
 	if (idy && idy->type == PDP_Y_SCALAR) {
 		check_entry_id(c, e, idy);
