@@ -13,6 +13,10 @@
  * entries. Products are already sorted by name, so duplicate products are
  * neighbours. The whole check is O(n log n) in the size of the policy.
  *
+ * With a baseline revision (pdp compile --baseline), each product is also
+ * compared with its previous version through the runtime form of
+ * policy_int.h: removed or retyped columns need a new MAJOR version.
+ *
  * Choices where the SPEC is silent are listed in docs/policy-language.md
  * ("Choices"); the ones that depend on time (grant length without
  * not_before, expired grants) use `now` (pdp_src_check_at), the clock by
@@ -27,6 +31,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "policy_int.h" /* the baseline revision's products and columns */
 
 #define CHECK_MAX_PURPOSES 64   /* the evaluator keeps purposes in a uint64_t */
 #define CHECK_MAX_COLUMNS 4096
@@ -51,6 +57,7 @@ struct ctx {
 	pdp_diag *d;
 	int64_t today; /* 00:00:00Z of the day of `now` */
 	bool mesh;     /* mesh.yaml was read: mesh references can be checked */
+	const pdp_policy *baseline; /* --baseline revision, or NULL */
 	struct nidx classes, purposes, groups, pii, domains;
 };
 
@@ -695,6 +702,8 @@ static void check_row_filter(struct ctx *c, const pdp_src_entry *e)
 static void check_entry(struct ctx *c, const pdp_src_product *p, const struct nidx *cols,
 			const pdp_src_entry *e, bool grant, struct nidx *ids, size_t idx)
 {
+	if (e->y->type != PDP_Y_MAP)
+		return; /* reported by the loader; nothing else to check */
 	const pdp_ynode *idy = pdp_ymap_get(e->y, "id");
 	if (idy && idy->type == PDP_Y_SCALAR) {
 		check_entry_id(c, e, idy);
@@ -724,6 +733,101 @@ static void check_entries(struct ctx *c, const pdp_src_product *p, const struct 
 	nidx_done(&ids);
 }
 
+/* ---- --baseline: backward compatibility (SPEC 2.5) ---------------------------
+ *
+ * Against the previously compiled revision: a column of a product that is
+ * removed, or whose type changes (compared ignoring ASCII case), needs a new
+ * MAJOR version. Added columns are compatible. Where the new version is not
+ * semver the comparison waits (the version is an error already). A product
+ * that disappears, or a version lower than the baseline's, is a warning. */
+
+/* MAJOR, MINOR, PATCH of a valid semver string. */
+static void semver_core3(pdp_str v, pdp_str out[3])
+{
+	const char *p = v.p, *end = v.p + v.len;
+	for (int i = 0; i < 3; i++) {
+		const char *s = p;
+		while (p < end && isdigit((unsigned char)*p))
+			p++;
+		out[i] = (pdp_str){ s, (size_t)(p - s) };
+		p++;
+	}
+}
+
+/* Numeric strings without leading zeros: longer is larger. */
+static int num_cmp(pdp_str a, pdp_str b)
+{
+	if (a.len != b.len)
+		return a.len < b.len ? -1 : 1;
+	return pdp_str_cmp(a, b);
+}
+
+static void check_baseline_columns(struct ctx *c, const pdp_src_product *p,
+				   const struct nidx *cols, const pdp_rt_product *op,
+				   pdp_str old_version)
+{
+	const pdp_policy *old = c->baseline;
+	for (uint32_t i = 0; i < op->ncols; i++) {
+		pdp_str name = pdp_rt_str(old, op->cols[i].name);
+		pdp_str type = pdp_rt_str(old, op->cols[i].type);
+		const struct nent *ne = nidx_find(cols, name);
+		if (!ne) {
+			err_at(c, p->version_y, "column '%.*s' (%.*s) of baseline version %.*s is "
+			       "removed without a major version bump", STRF(name), STRF(type),
+			       STRF(old_version));
+			continue;
+		}
+		const pdp_src_column *nc = &p->columns[ne->idx];
+		if (nc->type.len && !pdp_str_eq_nocase(nc->type, type))
+			err_at(c, at_key(nc->y, "type"), "column '%.*s' changes type from %.*s to "
+			       "%.*s without a major version bump (baseline version %.*s)",
+			       STRF(name), STRF(type), STRF(nc->type), STRF(old_version));
+	}
+}
+
+static void check_baseline_product(struct ctx *c, const pdp_src_product *p,
+				   const struct nidx *cols)
+{
+	const pdp_policy *old = c->baseline;
+	const pdp_rt_product *op = pdp_rt_product_find(old, pdp_rt_sid(old, p->name));
+	if (!op || !p->version_y || !is_semver(p->version))
+		return;
+	pdp_str ov = pdp_rt_str(old, op->version);
+	if (!is_semver(ov))
+		return;
+	pdp_str o3[3], n3[3];
+	semver_core3(ov, o3);
+	semver_core3(p->version, n3);
+	int cmp = num_cmp(n3[0], o3[0]);
+	if (cmp > 0)
+		return;
+	for (int i = 1; cmp == 0 && i < 3; i++)
+		cmp = num_cmp(n3[i], o3[i]);
+	if (cmp < 0)
+		warn_at(c, p->version_y, "version %.*s is lower than baseline version %.*s",
+			STRF(p->version), STRF(ov));
+	check_baseline_columns(c, p, cols, op, ov);
+}
+
+static int product_key_cmp(const void *key, const void *elem)
+{
+	return pdp_str_cmp(*(const pdp_str *)key, ((const pdp_src_product *)elem)->name);
+}
+
+static void check_baseline_removed(struct ctx *c)
+{
+	const pdp_policy *old = c->baseline;
+	for (uint32_t i = 0; i < old->nproducts; i++) {
+		pdp_str name = pdp_rt_str(old, old->products[i].name);
+		if (bsearch(&name, c->src->products, c->src->nproducts,
+			    sizeof(*c->src->products), product_key_cmp))
+			continue;
+		pdp_str ov = pdp_rt_str(old, old->products[i].version);
+		warn_at(c, NULL, "product '%.*s' (baseline version %.*s) is removed",
+			STRF(name), STRF(ov));
+	}
+}
+
 /* ---- products ---------------------------------------------------------------- */
 
 static void check_product(struct ctx *c, const pdp_src_product *p)
@@ -735,6 +839,8 @@ static void check_product(struct ctx *c, const pdp_src_product *p)
 	struct nidx cols = { 0 };
 	check_columns(c, p, &cols);
 	check_entries(c, p, &cols);
+	if (c->baseline)
+		check_baseline_product(c, p, &cols);
 	nidx_done(&cols);
 }
 
@@ -786,7 +892,8 @@ static void ctx_done(struct ctx *c)
 void pdp_src_check_at(const pdp_src *src, const struct pdp_policy *baseline, int64_t now,
 		      pdp_diag *d)
 {
-	struct ctx c = { .src = src, .m = &src->mesh, .d = d, .mesh = src->has_mesh };
+	struct ctx c = { .src = src, .m = &src->mesh, .d = d, .mesh = src->has_mesh,
+			 .baseline = baseline };
 	c.today = now - ((now % DAY) + DAY) % DAY;
 	build_indexes(&c);
 	if (c.mesh)
@@ -796,8 +903,7 @@ void pdp_src_check_at(const pdp_src *src, const struct pdp_policy *baseline, int
 		check_domain(&c, &src->domains[i]);
 	check_products(&c);
 	if (baseline)
-		warn_at(&c, NULL, "--baseline: the backward-compatibility check is not "
-			"available in this build; baseline ignored");
+		check_baseline_removed(&c);
 	ctx_done(&c);
 }
 

@@ -32,6 +32,7 @@
 #include <cmocka.h>
 
 #include "pdp/model.h"
+#include "pdp/policy.h"
 
 #define FX_NOW ((int64_t)1780272000) /* 2026-06-01T00:00:00Z */
 
@@ -132,22 +133,24 @@ struct fx_file {
 	"    actions: [read]\n"                                                         \
 	"    columns: [customer_email]\n"
 
-/* The first 13 lines of a small product in domain orders; tests append
- * grants/deny from line 14 on. Columns: id (11), email (12), region (13). */
-#define FX_P_HEAD                                                                       \
+/* The first 13 lines of a small product orders.<entity> in domain orders;
+ * tests append grants/deny from line 14 on. Columns: id (line 11), email
+ * (12, pii: email), region (13). */
+#define FX_PH(entity, version)                                                          \
 	"apiVersion: meshpdp/v1\n"                /* 1 */                               \
 	"kind: DataProduct\n"                     /* 2 */                               \
 	"metadata:\n"                             /* 3 */                               \
-	"  name: orders.p\n"                      /* 4 */                               \
+	"  name: orders." entity "\n"             /* 4 */                               \
 	"  domain: orders\n"                      /* 5 */                               \
 	"  owner: squad\n"                        /* 6 */                               \
-	"  version: 1.0.0\n"                      /* 7 */                               \
+	"  version: " version "\n"                /* 7 */                               \
 	"classification: internal\n"              /* 8 */                               \
 	"schema:\n"                               /* 9 */                               \
 	"  columns:\n"                            /* 10 */                              \
 	"    - {name: id, type: string}\n"        /* 11 */                              \
 	"    - {name: email, type: string, pii: email}\n" /* 12 */                      \
 	"    - {name: region, type: string}\n"    /* 13 */
+#define FX_P_HEAD FX_PH("p", "1.0.0")
 
 #define FX_P "domains/orders/products/p.yaml"
 
@@ -161,6 +164,23 @@ static const struct fx_file fx_base[] = {
 	{ "domains/orders/products/order_events.yaml", FX_ORDER_EVENTS },
 	{ NULL, NULL },
 };
+
+#define FILES(...) ((const struct fx_file[]){ __VA_ARGS__, { NULL, NULL } })
+
+/* A product file domains/orders/products/p.yaml: FX_P_HEAD plus `rest`. */
+#define P(rest) FILES({ FX_P, FX_P_HEAD rest })
+
+/* text with the first `from` replaced by `to`; caller frees. */
+static char *subst(const char *text, const char *from, const char *to)
+{
+	const char *at = strstr(text, from);
+	if (!at)
+		fail_msg("fixture text does not contain '%s'", from);
+	size_t n = strlen(text) - strlen(from) + strlen(to) + 1;
+	char *s = malloc(n);
+	snprintf(s, n, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+	return s;
+}
 
 /* ---- directory plumbing ------------------------------------------------- */
 
@@ -254,9 +274,10 @@ static char *fx_render(pdp_diag *d, const char *dir)
 	return out;
 }
 
-/* Load + check; src is kept for the caller when ret_src is not NULL. */
-static char *fx_check(const struct fx_file *base, const struct fx_file *files,
-		      pdp_src **ret_src)
+/* Load + check against a baseline revision (may be NULL); src is kept for
+ * the caller when ret_src is not NULL. */
+static char *fx_check_baseline(const struct fx_file *base, const struct fx_file *files,
+			       const pdp_policy *baseline, pdp_src **ret_src)
 {
 	char dir[64];
 	fx_make(dir, sizeof(dir), base, files);
@@ -264,7 +285,7 @@ static char *fx_check(const struct fx_file *base, const struct fx_file *files,
 	pdp_diag_init(&d);
 	pdp_src *src = NULL;
 	assert_int_equal(pdp_src_load_dir(dir, &d, &src), PDP_OK);
-	pdp_src_check_at(src, NULL, FX_NOW, &d);
+	pdp_src_check_at(src, baseline, FX_NOW, &d);
 	char *out = fx_render(&d, dir);
 	pdp_diag_done(&d);
 	fx_rmtree(dir);
@@ -273,6 +294,29 @@ static char *fx_check(const struct fx_file *base, const struct fx_file *files,
 	else
 		pdp_src_free(src);
 	return out;
+}
+
+static char *fx_check(const struct fx_file *base, const struct fx_file *files,
+		      pdp_src **ret_src)
+{
+	return fx_check_baseline(base, files, NULL, ret_src);
+}
+
+/* base+files compiled and loaded as a revision (no policy errors allowed). */
+__attribute__((unused)) static pdp_policy *fx_policy(const struct fx_file *base, const struct fx_file *files)
+{
+	char dir[64];
+	fx_make(dir, sizeof(dir), base, files);
+	pdp_diag d;
+	pdp_diag_init(&d);
+	pdp_policy *p = NULL;
+	enum pdp_err e = pdp_policy_from_dir(dir, &d, &p);
+	if (e != PDP_OK)
+		pdp_diag_print(&d, stderr);
+	assert_int_equal(e, PDP_OK);
+	pdp_diag_done(&d);
+	fx_rmtree(dir);
+	return p;
 }
 
 /* The check output of base+files must be exactly `expected`. */

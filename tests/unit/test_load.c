@@ -9,22 +9,6 @@
 
 #include "policy_fixture.h"
 
-#define FILES(...) ((const struct fx_file[]){ __VA_ARGS__, { NULL, NULL } })
-
-/* A product file in domain orders made from FX_P_HEAD plus `rest`. */
-#define P(rest) FILES({ FX_P, FX_P_HEAD rest })
-
-static char *subst(const char *text, const char *from, const char *to)
-{
-	const char *at = strstr(text, from);
-	if (!at)
-		fail_msg("fixture text does not contain '%s'", from);
-	size_t n = strlen(text) - strlen(from) + strlen(to) + 1;
-	char *s = malloc(n);
-	snprintf(s, n, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
-	return s;
-}
-
 /* ---- the directory ------------------------------------------------------- */
 
 static void missing_policy_dir(void **state)
