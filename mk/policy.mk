@@ -42,3 +42,9 @@ $(O)/bench/bench_eval: $(O)/obj/tests/bench/bench_eval.o $(LIBPOLICY)
 
 bench-eval: $(PDP) $(O)/bench/bench_eval
 	@tests/bench/bench_eval.sh $(PDP) $(O)/bench/bench_eval
+
+# The policy CLI end to end (compile, eval, test, bundle).
+TEST_TARGETS += test-cli
+.PHONY: test-cli
+test-cli: $(PDP)
+	@tests/run_suite.sh cli tests/cli/cli.sh $(PDP)

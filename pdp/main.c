@@ -17,6 +17,7 @@ static const struct command commands[] = {
 	{ "compile", pdp_cmd_compile, "compile POLICY_DIR -o BUNDLE  check and write a bundle" },
 	{ "eval", pdp_cmd_eval, "eval --bundle B [REQUEST.json|-]  decide requests offline" },
 	{ "test", pdp_cmd_test, "test POLICY_DIR CASES...     run YAML policy test cases" },
+	{ "bundle", pdp_cmd_bundle, "bundle verify|info BUNDLE [--pubkey KEY]  check a bundle as a server would" },
 	{ "version", pdp_cmd_version, "version                     print the version" },
 };
 
