@@ -48,3 +48,11 @@ TEST_TARGETS += test-cli
 .PHONY: test-cli
 test-cli: $(PDP)
 	@tests/run_suite.sh cli tests/cli/cli.sh $(PDP)
+
+# The sample mesh must check clean and pass its policy tests.
+TEST_TARGETS += test-examples
+.PHONY: test-examples
+test-examples: $(PDP)
+	@$(PDP) check examples/mesh >/dev/null 2>build/examples-check.txt || \
+		{ cat build/examples-check.txt; echo "examples/mesh does not pass pdp check"; exit 1; }
+	@tests/run_suite.sh examples $(PDP) test examples/mesh $(sort $(wildcard examples/tests/*.yaml))
