@@ -22,7 +22,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages; areas append theirs in mk/*.mk.
 DEB_PKGS := build-essential pkg-config libevent-dev libssl-dev libjansson-dev \
-	libyaml-dev libcmocka-dev valgrind openssl curl python3 clang libclang-rt-14-dev
+	libyaml-dev libcmocka-dev valgrind openssl curl python3 clang libclang-rt-14-dev bc
 
 PKGS := libevent libevent_openssl libevent_pthreads jansson yaml-0.1 openssl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

@@ -44,17 +44,9 @@ bool pdp_rt_sid_in(const pdp_sid *v, uint32_t n, pdp_sid s)
 
 const pdp_rt_product *pdp_rt_product_find(const pdp_policy *p, pdp_sid name)
 {
-	uint32_t lo = 0, hi = p->nproducts;
-	while (name && lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (p->products[mid].name == name)
-			return &p->products[mid];
-		if (p->products[mid].name < name)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	if (!name || name >= p->nstrs || !p->sid_product[name])
+		return NULL;
+	return &p->products[p->sid_product[name] - 1];
 }
 
 const pdp_rt_domain *pdp_rt_domain_find(const pdp_policy *p, pdp_sid name)
@@ -185,8 +177,8 @@ static void build_subject_index(pdp_policy *p)
 	p->entry_refs = pdp_xcalloc(off + 1, sizeof(uint32_t));
 	p->nentry_refs = off + 1;
 	for (size_t s = 0; s < p->subject_index.cap; s++)
-		if (p->subject_index.keys[s])
-			p->subject_index.vals[s] = start[p->subject_index.vals[s]];
+		if (p->subject_index.slots[s].key)
+			p->subject_index.slots[s].val = start[p->subject_index.slots[s].val];
 	for (uint32_t i = 0; i < p->nproducts; i++) {
 		const pdp_rt_product *prod = &p->products[i];
 		for (uint32_t j = 0; j < prod->ngrants + prod->ndenies; j++) {
@@ -207,6 +199,9 @@ static void build_strmap(pdp_policy *p)
 	pdp_strmap_init(&p->strmap, p->nstrs);
 	for (uint32_t i = 1; i < p->nstrs; i++)
 		pdp_strmap_put(&p->strmap, p->strs[i], i);
+	p->sid_product = pdp_arena_array(p->arena, p->nstrs + 1, sizeof(uint32_t));
+	for (uint32_t i = 0; i < p->nproducts; i++)
+		p->sid_product[p->products[i].name] = i + 1;
 }
 
 enum pdp_err pdp_bundle_build_index(pdp_policy *p, pdp_buf *errmsg)
@@ -245,8 +240,8 @@ bool pdp_policy_is_signed(const pdp_policy *p)
 size_t pdp_policy_memory(const pdp_policy *p)
 {
 	return pdp_arena_reserved(p->arena) + sizeof(*p) +
-	       p->strmap.cap * (sizeof(pdp_str) + 2 * sizeof(uint32_t)) +
-	       p->subject_index.cap * (sizeof(uint64_t) + sizeof(uint32_t)) +
+	       p->strmap.cap * sizeof(struct pdp_strmap_slot) +
+	       p->subject_index.cap * sizeof(struct pdp_u64map_slot) +
 	       p->nentry_refs * sizeof(uint32_t);
 }
 

@@ -146,6 +146,7 @@ struct pdp_policy {
 	uint32_t nstrs;
 	pdp_str *strs;
 	pdp_strmap strmap;       /* string → sid */
+	uint32_t *sid_product;   /* sid → product index + 1, 0 if not a product */
 
 	uint32_t nclasses;
 	pdp_sid *classes;        /* level i */
