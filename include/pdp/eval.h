@@ -57,6 +57,9 @@ PDP_MUST_USE enum pdp_err pdp_request_parse(const char *json, size_t len,
 					    const pdp_request_limits *lim,
 					    pdp_arena *arena, pdp_request *ret,
 					    pdp_buf *errmsg);
+/* True when the JSON text nests at most max levels (checked on the raw
+ * bytes, before any parser allocates). */
+bool pdp_json_depth_ok(const char *json, size_t len, size_t max);
 /* Same, from an already-parsed jansson object (for batches). */
 struct json_t;
 PDP_MUST_USE enum pdp_err pdp_request_from_json(const struct json_t *obj,
