@@ -25,3 +25,9 @@ run-serve: all certs
 TEST_TARGETS += test-server
 test-server: $(PDP)
 	@tests/run_suite.sh server /usr/bin/python3 tests/integration/test_server.py $(PDP)
+
+DEB_PKGS += postgresql
+TEST_TARGETS += test-masks-pg
+.PHONY: test-masks-pg
+test-masks-pg: $(PDP)
+	@tests/run_suite.sh masks-postgres /usr/bin/python3 tests/integration/test_masks_pg.py $(PDP)

@@ -15,17 +15,19 @@
 #include "pdp/eval.h"
 
 static const char usage[] =
-	"usage: pdp eval --bundle BUNDLE [--pubkey KEY.pem] [--explain] [--time T] [FILE|-]\n"
+	"usage: pdp eval --bundle BUNDLE [--pubkey KEY.pem] [--explain] [--time T]\n"
+	"                [--mask-salt S] [FILE|-]\n"
 	"\n"
 	"Reads one JSON request, or a JSON-lines stream of requests, from FILE or\n"
 	"standard input and prints the SPEC 4 response for each (one line each).\n"
 	"The decision time is --time (RFC 3339 or YYYY-MM-DD), else the request's\n"
 	"context.time, else the clock. --explain writes why to standard error.\n"
+	"--mask-salt is the secret mixed into hash masks (as the server's mask_salt).\n"
 	"Exit 0 if every request was answered, 1 if any was rejected, 2 on usage\n"
 	"or bundle errors.\n";
 
 struct opts {
-	const char *bundle, *pubkey, *input;
+	const char *bundle, *pubkey, *input, *salt;
 	bool explain, has_time;
 	int64_t time;
 };
@@ -41,6 +43,8 @@ static bool parse_args(int argc, char **argv, struct opts *o)
 			o->bundle = argv[++i];
 		} else if (!strcmp(a, "--pubkey") && has_val) {
 			o->pubkey = argv[++i];
+		} else if (!strcmp(a, "--mask-salt") && has_val) {
+			o->salt = argv[++i];
 		} else if (!strcmp(a, "--explain")) {
 			o->explain = true;
 		} else if (!strcmp(a, "--time") && has_val) {
@@ -89,7 +93,7 @@ static bool answer(const pdp_policy *p, const struct opts *o, const char *json, 
 		e = pdp_eval_decide(p, &req, a, &dec, &msg);
 	}
 	if (e == PDP_OK)
-		e = pdp_decision_to_json(&dec, &req, PDP_STR_NULL, -1, PDP_STR_NULL, &out);
+		e = pdp_decision_to_json(&dec, &req, PDP_STR_NULL, -1, pdp_str_c(o->salt ? o->salt : ""), &out);
 	if (e == PDP_OK && o->explain) {
 		pdp_buf ex;
 		pdp_buf_init(&ex, 0);

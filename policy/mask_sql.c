@@ -14,6 +14,8 @@
  *   redact        '[REDACTED]'
  *   nullify       NULL
  */
+#include <string.h>
+
 #include "pdp/eval.h"
 
 /* The column as a quoted identifier: "x" (doubling ") or `x` (doubling `). */
@@ -49,49 +51,52 @@ static enum pdp_err literal(pdp_buf *out, pdp_str s)
 	return pdp_buf_addc(out, '\'');
 }
 
-/* Expands a template: $ is the column as text, @ the quoted column, % the
- * salt literal. */
+/* Expands a template: {T} is the column as text, {C} the quoted column,
+ * {S} the salt literal; everything else is copied. */
 static enum pdp_err expand(pdp_buf *out, const char *tpl, enum pdp_dialect d, pdp_str col, pdp_str salt)
 {
 	for (const char *p = tpl; *p; p++) {
-		if (*p == '$')
-			PDP_TRY(text(out, d, col));
-		else if (*p == '@')
-			PDP_TRY(ident(out, d, col));
-		else if (*p == '%')
-			PDP_TRY(literal(out, salt));
-		else
-			PDP_TRY(pdp_buf_addc(out, *p));
+		if (p[0] == '{' && p[1] && p[2] == '}' && strchr("TCS", p[1])) {
+			if (p[1] == 'T')
+				PDP_TRY(text(out, d, col));
+			else if (p[1] == 'C')
+				PDP_TRY(ident(out, d, col));
+			else
+				PDP_TRY(literal(out, salt));
+			p += 2;
+			continue;
+		}
+		PDP_TRY(pdp_buf_addc(out, *p));
 	}
 	return PDP_OK;
 }
 
 static const char *const templates[3][PDP_MASK__COUNT] = {
 	[0] = { /* postgres */
-		[PDP_MASK_YEAR_ONLY] = "CAST(date_trunc('year', CAST(@ AS timestamp)) AS date)",
-		[PDP_MASK_SHOW_FIRST_4] = "rpad(left($, 4), length($), '*')",
-		[PDP_MASK_SHOW_LAST_4] = "lpad(right($, 4), length($), '*')",
-		[PDP_MASK_EMAIL_DOMAIN] = "('***@' || split_part($, '@', 2))",
-		[PDP_MASK_HASH] = "encode(sha256(convert_to($ || %, 'UTF8')), 'hex')",
-		[PDP_MASK_REDACT] = "CASE WHEN @ IS NULL THEN NULL ELSE '[REDACTED]' END",
+		[PDP_MASK_YEAR_ONLY] = "CAST(date_trunc('year', CAST({C} AS timestamp)) AS date)",
+		[PDP_MASK_SHOW_FIRST_4] = "rpad(left({T}, 4), length({T}), '*')",
+		[PDP_MASK_SHOW_LAST_4] = "lpad(right({T}, 4), length({T}), '*')",
+		[PDP_MASK_EMAIL_DOMAIN] = "('***@' || split_part({T}, '@', 2))",
+		[PDP_MASK_HASH] = "encode(sha256(convert_to({T} || {S}, 'UTF8')), 'hex')",
+		[PDP_MASK_REDACT] = "CASE WHEN {C} IS NULL THEN NULL ELSE '[REDACTED]' END",
 		[PDP_MASK_NULLIFY] = "CAST(NULL AS text)",
 	},
 	[1] = { /* trino */
-		[PDP_MASK_YEAR_ONLY] = "date_trunc('year', CAST(@ AS date))",
-		[PDP_MASK_SHOW_FIRST_4] = "rpad(substr($, 1, 4), length($), '*')",
-		[PDP_MASK_SHOW_LAST_4] = "lpad(substr($, greatest(length($) - 3, 1)), length($), '*')",
-		[PDP_MASK_EMAIL_DOMAIN] = "concat('***@', split_part($, '@', 2))",
-		[PDP_MASK_HASH] = "lower(to_hex(sha256(to_utf8(concat($, %)))))",
-		[PDP_MASK_REDACT] = "CASE WHEN @ IS NULL THEN NULL ELSE '[REDACTED]' END",
+		[PDP_MASK_YEAR_ONLY] = "date_trunc('year', CAST({C} AS date))",
+		[PDP_MASK_SHOW_FIRST_4] = "rpad(substr({T}, 1, 4), length({T}), '*')",
+		[PDP_MASK_SHOW_LAST_4] = "lpad(substr({T}, greatest(length({T}) - 3, 1)), length({T}), '*')",
+		[PDP_MASK_EMAIL_DOMAIN] = "concat('***@', split_part({T}, '@', 2))",
+		[PDP_MASK_HASH] = "lower(to_hex(sha256(to_utf8(concat({T}, {S})))))",
+		[PDP_MASK_REDACT] = "CASE WHEN {C} IS NULL THEN NULL ELSE '[REDACTED]' END",
 		[PDP_MASK_NULLIFY] = "CAST(NULL AS varchar)",
 	},
 	[2] = { /* spark */
-		[PDP_MASK_YEAR_ONLY] = "trunc(CAST(@ AS date), 'year')",
-		[PDP_MASK_SHOW_FIRST_4] = "rpad(substr($, 1, 4), length($), '*')",
-		[PDP_MASK_SHOW_LAST_4] = "lpad(substr($, greatest(length($) - 3, 1)), length($), '*')",
-		[PDP_MASK_EMAIL_DOMAIN] = "concat('***@', substring_index($, '@', -1))",
-		[PDP_MASK_HASH] = "sha2(concat($, %), 256)",
-		[PDP_MASK_REDACT] = "CASE WHEN @ IS NULL THEN NULL ELSE '[REDACTED]' END",
+		[PDP_MASK_YEAR_ONLY] = "trunc(CAST({C} AS date), 'year')",
+		[PDP_MASK_SHOW_FIRST_4] = "rpad(substr({T}, 1, 4), length({T}), '*')",
+		[PDP_MASK_SHOW_LAST_4] = "lpad(substr({T}, greatest(length({T}) - 3, 1)), length({T}), '*')",
+		[PDP_MASK_EMAIL_DOMAIN] = "concat('***@', substring_index({T}, '@', -1))",
+		[PDP_MASK_HASH] = "sha2(concat({T}, {S}), 256)",
+		[PDP_MASK_REDACT] = "CASE WHEN {C} IS NULL THEN NULL ELSE '[REDACTED]' END",
 		[PDP_MASK_NULLIFY] = "CAST(NULL AS STRING)",
 	},
 };
