@@ -20,9 +20,11 @@ endif
 CC ?= cc
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-# Debian packages; areas append theirs in mk/*.mk.
-DEB_PKGS := build-essential pkg-config libevent-dev libssl-dev libjansson-dev \
-	libyaml-dev libcmocka-dev valgrind openssl curl python3 clang libclang-rt-14-dev bc
+# Debian packages: what building needs (docker uses `make deps-build`), and
+# what the tests and tools need; areas append theirs in mk/*.mk.
+BUILD_DEB_PKGS := build-essential pkg-config libevent-dev libssl-dev libjansson-dev \
+	libyaml-dev openssl
+DEB_PKGS := $(BUILD_DEB_PKGS) libcmocka-dev valgrind curl python3 clang libclang-rt-14-dev bc
 
 PKGS := libevent libevent_openssl libevent_pthreads jansson yaml-0.1 openssl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -58,7 +60,7 @@ BENCH_TARGETS :=
 FUZZ_TARGETS :=
 
 
-.PHONY: banned all deps run test test-run unit unit-run asan valgrind bench fuzz clean \
+.PHONY: banned all deps deps-build run test test-run unit unit-run asan valgrind bench fuzz clean \
 	format certs examples
 
 all: $(PDP)
@@ -104,8 +106,10 @@ banned:
 		echo "error: banned string function (use snprintf / pdp_buf)"; exit 1; fi
 
 # ---- dependencies -----------------------------------------------------
-deps:
-	@missing=$$(for p in $(DEB_PKGS); do \
+deps: PKGS_WANTED = $(DEB_PKGS)
+deps-build: PKGS_WANTED = $(BUILD_DEB_PKGS)
+deps deps-build:
+	@missing=$$(for p in $(PKGS_WANTED); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
 	done); \
 	if [ -n "$$missing" ]; then \
