@@ -20,7 +20,6 @@ typedef struct pdp_config {
 	size_t max_body;             /* bytes */
 	size_t max_headers;          /* bytes */
 	int read_timeout_ms;         /* slow clients: whole request */
-	int idle_timeout_ms;         /* keep-alive connections */
 	int max_connections;         /* per server */
 	int max_batch;
 	int max_depth;
