@@ -343,18 +343,23 @@ static void on_request(struct evhttp_request *req, void *arg)
 	pdp_arena_reset(w->scratch);
 }
 
+/* The reply, with headers and body linearised into one chain so that
+ * bufferevent_openssl sends one TLS record in one write(2) (it writes each
+ * evbuffer chain as its own record). The evcon is alive here: replies are
+ * sent from the request callback, and libevent frees the connection only
+ * after the write completes. */
 int pdp_http_reply_json(struct evhttp_request *req, int status, const char *body, size_t len)
 {
-	struct evbuffer *b = evbuffer_new();
-	if (!b) {
+	struct evbuffer *b = evhttp_request_get_output_buffer(req);
+	if (evbuffer_add(b, body, len) != 0 || evbuffer_add(b, "\n", 1) != 0) {
 		evhttp_send_error(req, 500, NULL);
 		return -1;
 	}
-	evbuffer_add(b, body, len);
-	evbuffer_add(b, "\n", 1);
-	const char *reason = status == 200 ? "OK" : NULL;
-	evhttp_send_reply(req, status, reason ? reason : "Error", b);
-	evbuffer_free(b);
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+	evhttp_send_reply(req, status, status == 200 ? "OK" : "Error", NULL);
+	if (bev)
+		evbuffer_pullup(bufferevent_get_output(bev), -1);
 	return 0;
 }
 

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/rand.h>
 #include <signal.h>
 #include <stdio.h>
@@ -50,7 +51,7 @@ static struct bufferevent *make_bev(struct event_base *base, void *arg)
 	if (!ssl)
 		return NULL;
 	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-					      BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+					      BEV_OPT_CLOSE_ON_FREE);
 }
 
 static int listen_on(const pdp_config *c)
@@ -60,7 +61,10 @@ static int listen_on(const pdp_config *c)
 		return -1;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int one = 1;
+	/* TCP_NODELAY is inherited by accepted sockets on Linux: answers go out
+	 * at once instead of waiting for the client's delayed ACK (Nagle). */
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 ||
 	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 1024) != 0) {
 		int e = errno;
 		if (fd >= 0)
