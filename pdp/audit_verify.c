@@ -163,6 +163,8 @@ static enum pdp_err check_rules(pdp_audit_vstate *vs, const pdp_audit_rec *r, pd
 		return check_start(vs, r, every, key);
 	if (type_is(r, "recovery"))
 		return PDP_OK;
+	if (!vs->partial && !vs->cp_every)
+		return bad(vs, "a record before the first start record");
 	if (vs->cp_due)
 		return bad(vs, "a start record is not followed by its checkpoint");
 	if (vs->cp_every && vs->since_cp + 1 > vs->cp_every)
