@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -151,11 +152,21 @@ static inline void waiter_done(struct waiter *w)
 	pthread_cond_destroy(&w->cond);
 }
 
+/* Waits for a notify, or 10 ms: a queue that got PDP_E_BUSY may have
+ * nothing of its own in flight to be notified about (the server retries on
+ * a timer for the same reason). */
 static inline void waiter_wait(struct waiter *w)
 {
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += 10 * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
 	pthread_mutex_lock(&w->mu);
-	while (!w->notified)
-		pthread_cond_wait(&w->cond, &w->mu);
+	while (!w->notified && pthread_cond_timedwait(&w->cond, &w->mu, &ts) == 0)
+		;
 	w->notified = false;
 	pthread_mutex_unlock(&w->mu);
 }
