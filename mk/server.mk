@@ -43,3 +43,8 @@ $(O)/bench/loadgen: $(O)/obj/tests/bench/loadgen.o $(LIBPOLICY)
 
 bench-server: $(PDP) $(O)/bench/loadgen certs
 	@tests/bench/bench_server.sh $(PDP) $(O)/bench/loadgen
+
+TEST_TARGETS += test-crash
+.PHONY: test-crash
+test-crash: $(PDP)
+	@tests/run_suite.sh crash /usr/bin/python3 tests/integration/test_crash.py $(PDP)

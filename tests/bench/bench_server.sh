@@ -9,7 +9,7 @@ PDP=$1 LOADGEN=$2
 CONNS=${CONNS:-64} SECS=${SECS:-5} THREADS=${THREADS:-2}
 W=$(mktemp -d)
 C=$PWD/certs/out
-trap 'kill $(jobs -p) 2>/dev/null || true; [ -f "$W/nginx.pid" ] && kill "$(cat "$W/nginx.pid")" 2>/dev/null; rm -rf "$W"' EXIT
+trap 'kill $(jobs -p) $(cat "$W"/pdp-*.pid 2>/dev/null) 2>/dev/null || true; [ -f "$W/nginx.pid" ] && kill "$(cat "$W/nginx.pid")" 2>/dev/null; rm -rf "$W"' EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 "$PDP" compile examples/mesh -o "$W/mesh.bundle" --sign "$C/signing.pem" >/dev/null 2>&1
@@ -21,15 +21,21 @@ cat > "$W/bodies.jsonl" <<'JSON'
 {"subject":{"id":"u-20","domain":"customer","groups":["customer-support-agents"]},"action":"read","resource":{"product":"risk.fraud_cases","columns":["case_id","status"]},"context":{"purpose":"customer_support"}}
 JSON
 
-P1=$(port)
-cat > "$W/pdp.yaml" <<YAML
-listen: 127.0.0.1:$P1
+# the PDP with its audit log in a given fsync mode; prints the port
+start_pdp() {
+	local p; p=$(port)
+	cat > "$W/pdp-$1.yaml" <<YAML
+listen: 127.0.0.1:$p
 threads: $THREADS
 tls: {cert: $C/server.pem, key: $C/server.key, client_ca: $C/ca.pem}
 policy: {bundle: $W/mesh.bundle, pubkey: $C/signing.pub, watch_ms: 0}
 log: {level: warn}
+audit: {dir: $W/audit-$1, checkpoint_key: $C/audit.pem, fsync: $1}
 YAML
-"$PDP" serve -c "$W/pdp.yaml" 2>"$W/pdp.log" &
+	"$PDP" serve -c "$W/pdp-$1.yaml" >/dev/null 2>"$W/pdp-$1.log" &
+	echo $! > "$W/pdp-$1.pid"
+	echo "$p"
+}
 P2=$(port)
 mkdir -p "$W/nginx"
 cat > "$W/nginx.conf" <<NGINX
@@ -55,9 +61,17 @@ NGINX
 nginx -c "$W/nginx.conf" -p "$W/nginx"
 sleep 0.5
 echo "load: $CONNS keep-alive connections, $SECS s, mTLS, $THREADS server threads, 2 cores shared with the load generator"
-pdp=$("$LOADGEN" 127.0.0.1 "$P1" "$C/ca.pem" "$C/gateway.pem" "$C/gateway.key" "$W/bodies.jsonl" /v1/decision "$CONNS" "$SECS")
-echo "pdp:   $pdp"
-ngx=$("$LOADGEN" 127.0.0.1 "$P2" "$C/ca.pem" "$C/gateway.pem" "$C/gateway.key" "$W/bodies.jsonl" /v1/decision "$CONNS" "$SECS")
-echo "nginx: $ngx"
-r1=${pdp%% req/s*} r2=${ngx%% req/s*}
-printf 'throughput ratio pdp/nginx: %.2f (target >= 0.70)\n' "$(echo "$r1 / $r2" | bc -l)"
+run() { "$LOADGEN" 127.0.0.1 "$1" "$C/ca.pem" "$C/gateway.pem" "$C/gateway.key" "$W/bodies.jsonl" /v1/decision "$CONNS" "$SECS"; }
+for mode in always none; do
+	P1=$(start_pdp $mode)
+	sleep 0.5
+	out=$(run "$P1")
+	echo "pdp (audit fsync $mode): $out"
+	eval "r_$mode=\${out%% req/s*}"
+	kill "$(cat "$W/pdp-$mode.pid")"; sleep 0.5
+done
+ngx=$(run "$P2")
+echo "nginx (fixed body):       $ngx"
+r_ngx=${ngx%% req/s*}
+printf 'throughput ratio pdp(always)/nginx: %.2f (target >= 0.70)\n' "$(echo "$r_always / $r_ngx" | bc -l)"
+printf 'audit cost: always/none = %.2f (target >= 0.70, i.e. at most 30%% lower)\n' "$(echo "$r_always / $r_none" | bc -l)"
