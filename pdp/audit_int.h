@@ -208,6 +208,7 @@ typedef struct pdp_audit_vstate {
 	bool want_met;
 	/* the first failure */
 	pdp_buf why;
+	uint64_t bad_seq;             /* the record it is about */
 } pdp_audit_vstate;
 
 void pdp_audit_vstate_init(pdp_audit_vstate *vs);

@@ -56,6 +56,7 @@ static enum pdp_err bad(pdp_audit_vstate *vs, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
+	vs->bad_seq = vs->next_seq;
 	pdp_buf_reset(&vs->why);
 	pdp_ignore(pdp_buf_vprintf(&vs->why, fmt, ap));
 	va_end(ap);
@@ -206,9 +207,12 @@ static enum pdp_err check_want(pdp_audit_vstate *vs)
 		return PDP_OK;
 	uint8_t root[32];
 	pdp_audit_mth_root(&vs->h, &vs->mth, root);
-	if (CRYPTO_memcmp(root, vs->want_root, 32) != 0)
-		return bad(vs, "the first %llu records differ from the --checkpoint (log rewritten)",
-			   (unsigned long long)vs->want_size);
+	if (CRYPTO_memcmp(root, vs->want_root, 32) != 0) {
+		pdp_ignore(bad(vs, "the first %llu records differ from the --checkpoint (log rewritten)",
+			       (unsigned long long)vs->want_size));
+		vs->bad_seq = vs->next_seq - 1; /* the record that completed the prefix */
+		PDP_BAIL(PDP_E_CORRUPT);
+	}
 	vs->want_met = true;
 	return PDP_OK;
 }
@@ -335,7 +339,7 @@ static enum pdp_err verify_segment(pdp_audit_vstate *vs, int dirfd, const char *
 			break;
 		}
 		if (pdp_audit_vstate_line(vs, p, (size_t)(nl - p)) != PDP_OK)
-			e = fail_at(r, PDP_E_CORRUPT, name, lineno, true, vs->next_seq, "%s", vs->why.data);
+			e = fail_at(r, PDP_E_CORRUPT, name, lineno, true, vs->bad_seq, "%s", vs->why.data);
 		p = nl + 1;
 	}
 	unmap_file(&m);

@@ -351,6 +351,10 @@ static void complete(pdp_audit *a, struct pdp_audit_entry *list, enum pdp_err er
 {
 	size_t nq = 0;
 	uint64_t failed = 0;
+	for (struct pdp_audit_entry *e = list; e && err != PDP_OK; e = e->next)
+		failed++;
+	if (failed) /* before handing back: a drained record is already counted */
+		stat_add(a, &a->stats.failed_records, failed);
 	a->batch_no++;
 	while (list) {
 		struct pdp_audit_entry *e = list;
@@ -358,7 +362,6 @@ static void complete(pdp_audit *a, struct pdp_audit_entry *list, enum pdp_err er
 		list = e->next;
 		e->next = NULL;
 		e->err = err;
-		failed += err != PDP_OK;
 		pthread_mutex_lock(&q->mu);
 		*q->done_tail = e;
 		q->done_tail = &e->next;
@@ -385,8 +388,6 @@ static void complete(pdp_audit *a, struct pdp_audit_entry *list, enum pdp_err er
 		pthread_cond_broadcast(&q->cond);
 		pthread_mutex_unlock(&q->mu);
 	}
-	if (failed)
-		stat_add(a, &a->stats.failed_records, failed);
 }
 
 static void unit_reset(pdp_audit *a)

@@ -14,6 +14,7 @@
  *                [--fsync always|interval|none] [--window 64]
  *                [--segment-max B] [--checkpoint-every N] [--checkpoint-ms T]
  *                [--witness DIR] [--ack FILE] [--log-id ID] [--hmac-key F]
+ *                [--rate R]  (records/s per thread)
  *                [--open-only]
  *
  * Prints "writer: N records in T s: R records/s (...)" and exits 0, or 1 if
@@ -37,6 +38,7 @@ struct opts {
 	long records;      /* per thread; 0 = use seconds */
 	double seconds;
 	int window;
+	double rate;       /* records/s per thread; 0 = as fast as possible */
 	int ack_fd;
 	bool open_only;
 };
@@ -168,13 +170,20 @@ static void *run(void *arg)
 	pdp_audit_queue *q = pdp_audit_queue_new(w->a, notify, w);
 	pdp_buf b;
 	pdp_buf_init(&b, 0);
-	double end = now_s() + o->seconds;
+	double start = now_s(), end = start + o->seconds;
 	long n = 0;
 	for (;;) {
 		bool more = o->records ? n < o->records : now_s() < end;
 		if (!more && w->inflight == 0)
 			break;
-		while (more && w->inflight < o->window) {
+		if (o->rate > 0 && more && (double)n >= (now_s() - start) * o->rate) {
+			struct timespec ts = { 0, 1000000 }; /* paced: 1 ms steps */
+			nanosleep(&ts, NULL);
+			pdp_audit_queue_drain(q);
+			flush_acks(w);
+			continue;
+		}
+		while (more && w->inflight < o->window && (o->rate <= 0 || (double)n < (now_s() - start) * o->rate + 1)) {
 			struct pending *p = malloc(sizeof(*p));
 			p->w = w;
 			pdp_audit_decision_id(p->id);
@@ -212,7 +221,7 @@ static int usage(void)
 	fputs("usage: audit_driver --dir D --key K [--threads N] [--records N | --seconds S]\n"
 	      "       [--fsync always|interval|none] [--window N] [--segment-max B]\n"
 	      "       [--checkpoint-every N] [--checkpoint-ms T] [--witness DIR] [--ack FILE]\n"
-	      "       [--log-id ID] [--hmac-key F] [--queue-max N] [--open-only]\n",
+	      "       [--log-id ID] [--hmac-key F] [--queue-max N] [--rate R] [--open-only]\n",
 	      stderr);
 	return 2;
 }
@@ -243,6 +252,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		else if (!strcmp(a, "--records")) o->records = atol(v);
 		else if (!strcmp(a, "--seconds")) o->seconds = atof(v);
 		else if (!strcmp(a, "--window")) o->window = atoi(v);
+		else if (!strcmp(a, "--rate")) o->rate = atof(v);
 		else if (!strcmp(a, "--segment-max")) o->cfg.segment_max_bytes = strtoull(v, NULL, 10);
 		else if (!strcmp(a, "--checkpoint-every")) o->cfg.checkpoint_every = strtoull(v, NULL, 10);
 		else if (!strcmp(a, "--checkpoint-ms")) o->cfg.checkpoint_every_ms = (unsigned)atoi(v);
