@@ -48,3 +48,8 @@ TEST_TARGETS += test-crash
 .PHONY: test-crash
 test-crash: $(PDP)
 	@tests/run_suite.sh crash /usr/bin/python3 tests/integration/test_crash.py $(PDP)
+
+TEST_TARGETS += test-backpressure
+.PHONY: test-backpressure
+test-backpressure: $(PDP)
+	@tests/run_suite.sh backpressure /usr/bin/python3 tests/integration/test_backpressure.py $(PDP)

@@ -54,6 +54,7 @@ static const struct centry table[] = {
 	{ "audit", "checkpoint_every_ms", C_INT, OFF(audit_checkpoint_every_ms), NULL, 10000, 10, 86400000, false },
 	{ "audit", "queue_max_records", C_SIZE, OFF(audit_queue_max), NULL, 16384, 16, 1 << 24, false },
 	{ "audit", "wait_ms", C_INT, OFF(audit_wait_ms), NULL, 1000, 0, 60000, false },
+	{ "audit", "fail_timeout_ms", C_INT, OFF(audit_fail_timeout_ms), NULL, 5000, 0, 600000, false },
 	{ "audit", "witness_dir", C_STR, OFF(audit_witness_dir), NULL, 0, 0, 0, false },
 	{ "audit", "hmac_key", C_STR, OFF(audit_hmac_key), NULL, 0, 0, 0, false },
 };

@@ -28,7 +28,7 @@ typedef struct pdp_config {
 	int bundle_watch_ms;         /* 0 = no polling of the bundle file */
 	char *audit_dir;             /* NULL = no audit log (not recommended) */
 	char *audit_log_id, *audit_key, *audit_fsync, *audit_witness_dir, *audit_hmac_key;
-	int audit_fsync_interval_ms, audit_checkpoint_every_ms, audit_wait_ms;
+	int audit_fsync_interval_ms, audit_checkpoint_every_ms, audit_wait_ms, audit_fail_timeout_ms;
 	size_t audit_segment_max, audit_checkpoint_every, audit_queue_max;
 } pdp_config;
 

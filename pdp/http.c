@@ -203,6 +203,12 @@ static void h_ready(struct call *c)
 	int ready = c->policy && !atomic_load(&c->w->srv->draining);
 	if (!ready)
 		return set_error(c, 503, "not_ready", "no policy loaded or draining");
+	if (c->w->srv->audit) {
+		pdp_audit_stats st;
+		pdp_audit_stats_get(c->w->srv->audit, &st);
+		if (!st.writable)
+			return set_error(c, 503, "not_ready", "the audit log is not writable");
+	}
 	pdp_ignore(pdp_buf_printf(&c->out, "{\"ready\":true,\"policy_revision\":\"%s\"}",
 				  pdp_policy_revision(c->policy)));
 }
