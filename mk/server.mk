@@ -53,3 +53,12 @@ TEST_TARGETS += test-backpressure
 .PHONY: test-backpressure
 test-backpressure: $(PDP)
 	@tests/run_suite.sh backpressure /usr/bin/python3 tests/integration/test_backpressure.py $(PDP)
+
+TEST_TARGETS += test-reload
+BENCH_TARGETS += bench-reload
+.PHONY: test-reload bench-reload
+test-reload: $(PDP)
+	@tests/run_suite.sh reload /usr/bin/python3 tests/integration/test_reload.py $(PDP)
+
+bench-reload: $(PDP) $(O)/bench/loadgen certs
+	@tests/bench/bench_reload.sh $(PDP) $(O)/bench/loadgen
