@@ -20,9 +20,11 @@ endif
 CC ?= cc
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-# Debian packages; areas append theirs in mk/*.mk.
-DEB_PKGS := build-essential pkg-config libevent-dev libssl-dev libjansson-dev \
-	libyaml-dev libcmocka-dev valgrind openssl curl python3 clang libclang-rt-14-dev
+# Debian packages: what building needs (docker uses `make deps-build`), and
+# what the tests and tools need; areas append theirs in mk/*.mk.
+BUILD_DEB_PKGS := build-essential pkg-config libevent-dev libssl-dev libjansson-dev \
+	libyaml-dev openssl
+DEB_PKGS := $(BUILD_DEB_PKGS) libcmocka-dev valgrind curl python3 clang libclang-rt-14-dev bc
 
 PKGS := libevent libevent_openssl libevent_pthreads jansson yaml-0.1 openssl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -58,31 +60,43 @@ BENCH_TARGETS :=
 FUZZ_TARGETS :=
 
 
-.PHONY: banned all deps run test test-run unit unit-run asan valgrind bench fuzz clean \
+.PHONY: banned all deps deps-build run test test-run unit unit-run asan valgrind bench fuzz clean \
 	format certs examples
 
 all: $(PDP)
 
+# keep intermediate objects (no "rm" after the test summary)
+.SECONDARY:
+
 -include mk/*.mk
+
+# V=1 shows the full commands.
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
 
 $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(FINAL_CFLAGS) -c $< -o $@
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(FINAL_CFLAGS) -c $< -o $@
 
 $(LIBPOLICY): $(POLICY_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	$(Q)ar rcs $@ $^
 
 $(LIBPDPD): $(PDP_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	$(Q)ar rcs $@ $^
 
 $(PDP): $(O)/obj/pdp/main.o $(LIBPDPD) $(LIBPOLICY) | banned
-	$(CC) $(FINAL_LDFLAGS) -o $@ $^ $(FINAL_LIBS)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(FINAL_LDFLAGS) -o $@ $^ $(FINAL_LIBS)
 
 $(O)/tests/test_%: $(O)/obj/tests/unit/test_%.o $(LIBPDPD) $(LIBPOLICY)
 	@mkdir -p $(dir $@)
-	$(CC) $(FINAL_LDFLAGS) -o $@ $^ $(FINAL_LIBS) -lcmocka
+	$(Q)$(CC) $(FINAL_LDFLAGS) -o $@ $^ $(FINAL_LIBS) -lcmocka
 
 # haproxy-style: unbounded string functions break the build.
 banned:
@@ -92,8 +106,10 @@ banned:
 		echo "error: banned string function (use snprintf / pdp_buf)"; exit 1; fi
 
 # ---- dependencies -----------------------------------------------------
-deps:
-	@missing=$$(for p in $(DEB_PKGS); do \
+deps: PKGS_WANTED = $(DEB_PKGS)
+deps-build: PKGS_WANTED = $(BUILD_DEB_PKGS)
+deps deps-build:
+	@missing=$$(for p in $(PKGS_WANTED); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
 	done); \
 	if [ -n "$$missing" ]; then \

@@ -44,17 +44,9 @@ bool pdp_rt_sid_in(const pdp_sid *v, uint32_t n, pdp_sid s)
 
 const pdp_rt_product *pdp_rt_product_find(const pdp_policy *p, pdp_sid name)
 {
-	uint32_t lo = 0, hi = p->nproducts;
-	while (name && lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (p->products[mid].name == name)
-			return &p->products[mid];
-		if (p->products[mid].name < name)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	if (!name || name >= p->nstrs || !p->sid_product[name])
+		return NULL;
+	return &p->products[p->sid_product[name] - 1];
 }
 
 const pdp_rt_domain *pdp_rt_domain_find(const pdp_policy *p, pdp_sid name)
@@ -74,12 +66,18 @@ const pdp_rt_domain *pdp_rt_domain_find(const pdp_policy *p, pdp_sid name)
 
 int pdp_rt_column_find(const pdp_rt_product *prod, pdp_sid name)
 {
+	if (!prod->col_sids) { /* small schema: a scan is as fast */
+		for (uint32_t i = 0; name && i < prod->ncols; i++)
+			if (prod->cols[i].name == name)
+				return (int)i;
+		return -1;
+	}
 	uint32_t lo = 0, hi = prod->ncols;
 	while (name && lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
-		pdp_sid s = prod->col_lookup[2 * mid];
+		pdp_sid s = prod->col_sids[mid];
 		if (s == name)
-			return (int)prod->col_lookup[2 * mid + 1];
+			return (int)prod->col_idx[mid];
 		if (s < name)
 			lo = mid + 1;
 		else
@@ -94,41 +92,40 @@ static int pair_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+#define COLUMN_SCAN_MAX 8
+
+/* Sorted (sid, index) pairs for schemas too wide to scan; refuses duplicate
+ * column names either way. */
 static bool build_columns(pdp_policy *p, pdp_rt_product *prod)
 {
-	prod->col_lookup = pdp_arena_array(p->arena, 2 * (size_t)prod->ncols + 2, sizeof(uint32_t));
+	uint32_t *v = pdp_xcalloc(2 * (size_t)prod->ncols + 2, sizeof(uint32_t));
 	for (uint32_t i = 0; i < prod->ncols; i++) {
-		prod->col_lookup[2 * i] = prod->cols[i].name;
-		prod->col_lookup[2 * i + 1] = i;
+		v[2 * i] = prod->cols[i].name;
+		v[2 * i + 1] = i;
 	}
-	qsort(prod->col_lookup, prod->ncols, 2 * sizeof(uint32_t), pair_cmp);
+	qsort(v, prod->ncols, 2 * sizeof(uint32_t), pair_cmp);
+	bool ok = true;
 	for (uint32_t i = 1; i < prod->ncols; i++)
-		if (prod->col_lookup[2 * i] == prod->col_lookup[2 * i - 2])
-			return false; /* duplicate column name */
-	return true;
+		ok &= v[2 * i] != v[2 * i - 2];
+	if (ok && prod->ncols > COLUMN_SCAN_MAX) {
+		prod->col_sids = pdp_arena_alloc(p->arena, prod->ncols * sizeof(*prod->col_sids));
+		prod->col_idx = pdp_arena_alloc(p->arena, prod->ncols * sizeof(*prod->col_idx));
+		for (uint32_t i = 0; i < prod->ncols; i++) {
+			prod->col_sids[i] = v[2 * i];
+			prod->col_idx[i] = (uint16_t)v[2 * i + 1];
+		}
+	}
+	free(v);
+	return ok;
 }
 
-static uint64_t *bitset_of(pdp_policy *p, const pdp_rt_product *prod, const uint32_t *v, uint32_t n)
+/* "*" covers every column; `clear` becomes cols ∩ unmasked. */
+static void build_entry_bits(const pdp_rt_product *prod, pdp_rt_entry *e)
 {
-	uint64_t *b = pdp_arena_array(p->arena, prod->nwords ? prod->nwords : 1, sizeof(uint64_t));
-	for (uint32_t i = 0; i < n; i++)
-		pdp_bit_set(b, v[i]);
-	return b;
-}
-
-static void build_entry_bits(pdp_policy *p, const pdp_rt_product *prod, pdp_rt_entry *e)
-{
-	if (e->flags & PDP_ENTRY_ALL_COLUMNS) {
-		e->cols = bitset_of(p, prod, NULL, 0);
+	if (e->flags & PDP_ENTRY_ALL_COLUMNS)
 		for (uint32_t i = 0; i < prod->ncols; i++)
 			pdp_bit_set(e->cols, i);
-	} else {
-		e->cols = bitset_of(p, prod, e->col_list, e->ncol_list);
-	}
-	if (!e->nunmasked)
-		return;
-	e->clear = bitset_of(p, prod, e->unmasked_list, e->nunmasked);
-	for (uint32_t w = 0; w < prod->nwords; w++)
+	for (uint32_t w = 0; e->clear && w < prod->nwords; w++)
 		e->clear[w] &= e->cols[w];
 }
 
@@ -178,9 +175,10 @@ static void build_subject_index(pdp_policy *p)
 		off += 1 + counts[k];
 	}
 	p->entry_refs = pdp_xcalloc(off + 1, sizeof(uint32_t));
+	p->nentry_refs = off + 1;
 	for (size_t s = 0; s < p->subject_index.cap; s++)
-		if (p->subject_index.keys[s])
-			p->subject_index.vals[s] = start[p->subject_index.vals[s]];
+		if (p->subject_index.slots[s].key)
+			p->subject_index.slots[s].val = start[p->subject_index.slots[s].val];
 	for (uint32_t i = 0; i < p->nproducts; i++) {
 		const pdp_rt_product *prod = &p->products[i];
 		for (uint32_t j = 0; j < prod->ngrants + prod->ndenies; j++) {
@@ -201,6 +199,9 @@ static void build_strmap(pdp_policy *p)
 	pdp_strmap_init(&p->strmap, p->nstrs);
 	for (uint32_t i = 1; i < p->nstrs; i++)
 		pdp_strmap_put(&p->strmap, p->strs[i], i);
+	p->sid_product = pdp_arena_array(p->arena, p->nstrs + 1, sizeof(uint32_t));
+	for (uint32_t i = 0; i < p->nproducts; i++)
+		p->sid_product[p->products[i].name] = i + 1;
 }
 
 enum pdp_err pdp_bundle_build_index(pdp_policy *p, pdp_buf *errmsg)
@@ -217,9 +218,9 @@ enum pdp_err pdp_bundle_build_index(pdp_policy *p, pdp_buf *errmsg)
 		const pdp_rt_domain *d = pdp_rt_domain_find(p, prod->domain);
 		prod->domain_idx = d ? (int32_t)(d - p->domains) : -1;
 		for (uint32_t j = 0; j < prod->ngrants; j++)
-			build_entry_bits(p, prod, &prod->grants[j]);
+			build_entry_bits(prod, &prod->grants[j]);
 		for (uint32_t j = 0; j < prod->ndenies; j++)
-			build_entry_bits(p, prod, &prod->denies[j]);
+			build_entry_bits(prod, &prod->denies[j]);
 		build_rules(p, prod);
 	}
 	build_subject_index(p);
@@ -239,9 +240,9 @@ bool pdp_policy_is_signed(const pdp_policy *p)
 size_t pdp_policy_memory(const pdp_policy *p)
 {
 	return pdp_arena_reserved(p->arena) + sizeof(*p) +
-	       p->strmap.cap * (sizeof(pdp_str) + 2 * sizeof(uint32_t)) +
-	       p->subject_index.cap * (sizeof(uint64_t) + sizeof(uint32_t)) +
-	       (p->ngrants_total + p->subject_index.n) * 2 * sizeof(uint32_t);
+	       p->strmap.cap * sizeof(struct pdp_strmap_slot) +
+	       p->subject_index.cap * sizeof(struct pdp_u64map_slot) +
+	       p->nentry_refs * sizeof(uint32_t);
 }
 
 size_t pdp_policy_nproducts(const pdp_policy *p)

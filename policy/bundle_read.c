@@ -103,14 +103,41 @@ static uint32_t *rd_set(struct rd *r, uint32_t limit, uint32_t *ret_n, const cha
 	return v;
 }
 
+/* A set of indices below limit (≤ 64) as a bit mask. */
 static uint64_t rd_mask64(struct rd *r, uint32_t limit, const char *what)
 {
-	uint32_t n;
-	uint32_t *v = rd_set(r, limit, &n, what);
+	uint32_t n = rd_count(r, 4, limit, what);
 	uint64_t m = 0;
-	for (uint32_t i = 0; i < n; i++)
-		m |= 1ULL << (v[i] & 63);
-	return m;
+	uint32_t prev = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t v = rd_index(r, limit, what);
+		if ((i && v <= prev) || v >= 64)
+			rd_fail(r, what);
+		m |= 1ULL << (v & 63);
+		prev = v;
+	}
+	return r->bad ? 0 : m;
+}
+
+/* A set of column indices as a bitset of the product's width (NULL for an
+ * empty set when `null_if_empty`). */
+static uint64_t *rd_colset(struct rd *r, const pdp_rt_product *prod, bool null_if_empty,
+			   const char *what)
+{
+	uint32_t n = rd_count(r, 4, prod->ncols, what);
+	if (n == 0 && null_if_empty)
+		return NULL;
+	uint64_t *b = pdp_arena_array(r->pol->arena, prod->nwords ? prod->nwords : 1, sizeof(uint64_t));
+	uint32_t prev = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t v = rd_index(r, prod->ncols, what);
+		if (i && v <= prev)
+			rd_fail(r, what);
+		if (!r->bad)
+			pdp_bit_set(b, v);
+		prev = v;
+	}
+	return b;
 }
 
 static void rd_strings(struct rd *r)
@@ -261,9 +288,9 @@ static void rd_entry(struct rd *r, const pdp_rt_product *prod, pdp_rt_entry *e)
 	if (flags & ~0x1Fu)
 		rd_fail(r, "entry flags");
 	e->flags = (uint8_t)flags;
-	e->col_list = rd_set(r, prod->ncols, &e->ncol_list, "entry columns");
+	e->cols = rd_colset(r, prod, false, "entry columns");
 	e->purposes = rd_mask64(r, p->npurposes, "entry purposes");
-	e->unmasked_list = rd_set(r, prod->ncols, &e->nunmasked, "entry unmasked");
+	e->clear = rd_colset(r, prod, true, "entry unmasked");
 	e->row_filter = rd_sid(r, "entry row_filter");
 	int64_t nb = (int64_t)rd_u64(r, "entry not_before");
 	int64_t ex = (int64_t)rd_u64(r, "entry expires");
@@ -275,7 +302,7 @@ static void rd_entries(struct rd *r, const pdp_rt_product *prod, pdp_rt_entry **
 		       uint32_t *ret_n, bool is_deny)
 {
 	uint32_t n = rd_count(r, 52, UINT32_MAX, "entries");
-	pdp_rt_entry *v = pdp_arena_array(r->pol->arena, n ? n : 1, sizeof(*v));
+	pdp_rt_entry *v = n ? pdp_arena_array(r->pol->arena, n, sizeof(*v)) : NULL;
 	for (uint32_t i = 0; i < n && !r->bad; i++) {
 		rd_entry(r, prod, &v[i]);
 		v[i].index = i;
@@ -304,10 +331,9 @@ static void rd_columns(struct rd *r, pdp_rt_product *prod)
 			c->pii = -2;
 		else
 			rd_fail(r, "column pii");
-		c->reason = rd_sid(r, "column reason");
+		(void)rd_sid(r, "column reason");
 		uint32_t l = rd_opt_index(r, p->nclasses, "column classification");
-		c->override = l == PDP_NONE_U32 ? PDP_NO_LEVEL : (int16_t)l;
-		c->level = c->override != PDP_NO_LEVEL ? c->override : prod->level;
+		c->level = l == PDP_NONE_U32 ? prod->level : (int16_t)l;
 	}
 }
 

@@ -468,8 +468,8 @@ static void w_string_table(struct writer *w)
 	pdp_str *v = pdp_xcalloc(w->strs.n + 1, sizeof(*v));
 	v[n++] = PDP_STR("");
 	for (size_t i = 0; i < w->strs.cap; i++)
-		if (w->strs.keys[i].p && w->strs.keys[i].len)
-			v[n++] = w->strs.keys[i];
+		if (w->strs.slots[i].p && w->strs.slots[i].len)
+			v[n++] = (pdp_str){ w->strs.slots[i].p, w->strs.slots[i].len };
 	qsort(v + 1, n - 1, sizeof(*v), str_cmp);
 	pdp_strmap_done(&w->strs);
 	pdp_strmap_init(&w->strs, n);

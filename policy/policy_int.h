@@ -51,21 +51,18 @@ typedef struct pdp_rt_entry {
 	pdp_sid to;
 	pdp_sid row_filter;
 	uint64_t purposes;       /* bit i = mesh purpose i */
-	uint64_t *cols;          /* nwords bitset; all set for "*" */
-	uint64_t *clear;         /* cols ∩ unmasked, NULL if none */
-	uint32_t *col_list;      /* the listed columns (export), sorted */
-	uint32_t ncol_list;
-	uint32_t nunmasked;
-	uint32_t *unmasked_list;
+	uint64_t *cols;          /* nwords bitset of the columns it covers
+				  * (all set for "*") */
+	uint64_t *clear;         /* cols ∩ unmasked, NULL if no unmasked */
 	int64_t not_before;      /* INT64_MIN if absent */
 	int64_t expires;         /* INT64_MAX if absent */
 } pdp_rt_entry;
 
 typedef struct pdp_rt_column {
-	pdp_sid name, type, reason;
+	pdp_sid name, type;      /* (the `reason` of pii: none is checked at
+				  * load and not kept) */
 	int16_t pii;             /* category index, -1 untagged, -2 `pii: none` */
 	int16_t level;           /* effective classification (override or product) */
-	int16_t override;        /* own classification, PDP_NO_LEVEL if none */
 } pdp_rt_column;
 
 typedef struct pdp_rt_port {
@@ -82,7 +79,9 @@ typedef struct pdp_rt_product {
 	pdp_rt_port *ports;
 	uint32_t ncols, nwords;
 	pdp_rt_column *cols;
-	uint32_t *col_lookup;    /* ncols pairs (sid, index) sorted by sid */
+	pdp_sid *col_sids;       /* column names sorted (NULL for a schema
+				  * small enough to scan), with ... */
+	uint16_t *col_idx;       /* ... the index of each in cols[] */
 	uint32_t ngrants, ndenies;
 	pdp_rt_entry *grants, *denies;
 	uint32_t nrules;         /* mesh rules whose product conditions can hold */
@@ -147,6 +146,7 @@ struct pdp_policy {
 	uint32_t nstrs;
 	pdp_str *strs;
 	pdp_strmap strmap;       /* string → sid */
+	uint32_t *sid_product;   /* sid → product index + 1, 0 if not a product */
 
 	uint32_t nclasses;
 	pdp_sid *classes;        /* level i */
@@ -175,6 +175,7 @@ struct pdp_policy {
 
 	pdp_u64map subject_index; /* (product, kind, sid) → entry_refs offset */
 	uint32_t *entry_refs;     /* [count, (is_deny<<31 | entry index)...] */
+	size_t nentry_refs;
 };
 
 static inline pdp_str pdp_rt_str(const pdp_policy *p, pdp_sid s)

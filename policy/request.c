@@ -24,7 +24,7 @@ static void errf(pdp_buf *errmsg, const char *fmt, ...)
 	va_end(ap);
 }
 
-static bool depth_ok(const char *s, size_t len, size_t max)
+bool pdp_json_depth_ok(const char *s, size_t len, size_t max)
 {
 	size_t depth = 0;
 	bool in_str = false;
@@ -239,7 +239,7 @@ enum pdp_err pdp_request_parse(const char *json, size_t len, const pdp_request_l
 {
 	static const pdp_request_limits defaults = PDP_REQUEST_LIMITS_DEFAULT;
 	lim = lim ? lim : &defaults;
-	if (!depth_ok(json, len, lim->max_depth)) {
+	if (!pdp_json_depth_ok(json, len, lim->max_depth)) {
 		errf(errmsg, "JSON nested deeper than %zu levels", lim->max_depth);
 		PDP_BAIL(PDP_E_LIMIT);
 	}

@@ -9,7 +9,7 @@
 static size_t cap_for(size_t expected)
 {
 	size_t cap = 16;
-	while (cap < expected * 2 + 2)
+	while (cap * 3 < (expected + 1) * 4)
 		cap *= 2;
 	return cap;
 }
@@ -18,30 +18,33 @@ void pdp_strmap_init(pdp_strmap *m, size_t expected)
 {
 	m->cap = cap_for(expected);
 	m->n = 0;
-	m->keys = pdp_xcalloc(m->cap, sizeof(*m->keys));
-	m->vals = pdp_xcalloc(m->cap, sizeof(*m->vals));
-	m->hashes = pdp_xcalloc(m->cap, sizeof(*m->hashes));
+	m->slots = pdp_xcalloc(m->cap, sizeof(*m->slots));
 }
 
 void pdp_strmap_done(pdp_strmap *m)
 {
 	if (!m)
 		return;
-	free(m->keys);
-	free(m->vals);
-	free(m->hashes);
+	free(m->slots);
 	memset(m, 0, sizeof(*m));
 }
 
 static const char empty_marker[1] = "";
 
+static bool slot_eq(const struct pdp_strmap_slot *s, pdp_str key)
+{
+	if (s->len != key.len)
+		return false;
+	const char *bytes = key.len <= PDP_STRMAP_INLINE ? s->inl : s->p;
+	return key.len == 0 || memcmp(bytes, key.p, key.len) == 0;
+}
+
 static size_t find(const pdp_strmap *m, pdp_str key, uint32_t h)
 {
 	size_t mask = m->cap - 1;
 	for (size_t i = h & mask;; i = (i + 1) & mask) {
-		if (!m->keys[i].p)
-			return i;
-		if (m->hashes[i] == h && pdp_str_eq(m->keys[i], key))
+		const struct pdp_strmap_slot *s = &m->slots[i];
+		if (!s->p || (s->hash == h && slot_eq(s, key)))
 			return i;
 	}
 }
@@ -51,12 +54,10 @@ static void strmap_grow(pdp_strmap *m)
 	pdp_strmap old = *m;
 	pdp_strmap_init(m, old.cap);
 	for (size_t i = 0; i < old.cap; i++) {
-		if (!old.keys[i].p)
+		if (!old.slots[i].p)
 			continue;
-		size_t j = find(m, old.keys[i], old.hashes[i]);
-		m->keys[j] = old.keys[i];
-		m->vals[j] = old.vals[i];
-		m->hashes[j] = old.hashes[i];
+		pdp_str k = { old.slots[i].p, old.slots[i].len };
+		m->slots[find(m, k, old.slots[i].hash)] = old.slots[i];
 		m->n++;
 	}
 	pdp_strmap_done(&old);
@@ -64,17 +65,18 @@ static void strmap_grow(pdp_strmap *m)
 
 uint32_t pdp_strmap_put(pdp_strmap *m, pdp_str key, uint32_t val)
 {
-	if ((m->n + 1) * 2 > m->cap)
+	if ((m->n + 1) * 4 > m->cap * 3)
 		strmap_grow(m);
 	if (!key.p)
 		key.p = empty_marker;
 	uint32_t h = (uint32_t)pdp_str_hash(key);
-	size_t i = find(m, key, h);
-	if (m->keys[i].p)
-		return m->vals[i];
-	m->keys[i] = key;
-	m->vals[i] = val;
-	m->hashes[i] = h;
+	PDP_BUG_ON(key.len > UINT32_MAX);
+	struct pdp_strmap_slot *s = &m->slots[find(m, key, h)];
+	if (s->p)
+		return s->val;
+	*s = (struct pdp_strmap_slot){ .hash = h, .val = val, .p = key.p, .len = (uint32_t)key.len };
+	if (key.len <= PDP_STRMAP_INLINE && key.len)
+		memcpy(s->inl, key.p, key.len);
 	m->n++;
 	return val;
 }
@@ -85,27 +87,35 @@ bool pdp_strmap_get(const pdp_strmap *m, pdp_str key, uint32_t *ret)
 		return false;
 	if (!key.p)
 		key.p = empty_marker;
-	size_t i = find(m, key, (uint32_t)pdp_str_hash(key));
-	if (!m->keys[i].p)
+	const struct pdp_strmap_slot *s = &m->slots[find(m, key, (uint32_t)pdp_str_hash(key))];
+	if (!s->p)
 		return false;
-	*ret = m->vals[i];
+	*ret = s->val;
 	return true;
+}
+
+/* The subject index is the largest map: it runs up to 7/8 full (linear
+ * probing with a 64-bit mixer stays short at that load). */
+static size_t u64_cap_for(size_t expected)
+{
+	size_t cap = 16;
+	while (cap * 7 < (expected + 1) * 8)
+		cap *= 2;
+	return cap;
 }
 
 void pdp_u64map_init(pdp_u64map *m, size_t expected)
 {
-	m->cap = cap_for(expected);
+	m->cap = u64_cap_for(expected);
 	m->n = 0;
-	m->keys = pdp_xcalloc(m->cap, sizeof(*m->keys));
-	m->vals = pdp_xcalloc(m->cap, sizeof(*m->vals));
+	m->slots = pdp_xcalloc(m->cap, sizeof(*m->slots));
 }
 
 void pdp_u64map_done(pdp_u64map *m)
 {
 	if (!m)
 		return;
-	free(m->keys);
-	free(m->vals);
+	free(m->slots);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -122,7 +132,7 @@ static size_t u64_find(const pdp_u64map *m, uint64_t stored)
 {
 	size_t mask = m->cap - 1;
 	for (size_t i = mix64(stored) & mask;; i = (i + 1) & mask)
-		if (m->keys[i] == 0 || m->keys[i] == stored)
+		if (m->slots[i].key == 0 || m->slots[i].key == stored)
 			return i;
 }
 
@@ -131,11 +141,9 @@ static void u64_grow(pdp_u64map *m)
 	pdp_u64map old = *m;
 	pdp_u64map_init(m, old.cap);
 	for (size_t i = 0; i < old.cap; i++) {
-		if (!old.keys[i])
+		if (!old.slots[i].key)
 			continue;
-		size_t j = u64_find(m, old.keys[i]);
-		m->keys[j] = old.keys[i];
-		m->vals[j] = old.vals[i];
+		m->slots[u64_find(m, old.slots[i].key)] = old.slots[i];
 		m->n++;
 	}
 	pdp_u64map_done(&old);
@@ -143,26 +151,26 @@ static void u64_grow(pdp_u64map *m)
 
 uint32_t *pdp_u64map_slot(pdp_u64map *m, uint64_t key, uint32_t init)
 {
-	if ((m->n + 1) * 2 > m->cap)
+	if ((m->n + 1) * 8 > m->cap * 7)
 		u64_grow(m);
 	uint64_t stored = key + 1;
 	PDP_BUG_ON(stored == 0);
-	size_t i = u64_find(m, stored);
-	if (!m->keys[i]) {
-		m->keys[i] = stored;
-		m->vals[i] = init;
+	struct pdp_u64map_slot *s = &m->slots[u64_find(m, stored)];
+	if (!s->key) {
+		s->key = stored;
+		s->val = init;
 		m->n++;
 	}
-	return &m->vals[i];
+	return &s->val;
 }
 
 bool pdp_u64map_get(const pdp_u64map *m, uint64_t key, uint32_t *ret)
 {
 	if (!m->cap)
 		return false;
-	size_t i = u64_find(m, key + 1);
-	if (!m->keys[i])
+	const struct pdp_u64map_slot *s = &m->slots[u64_find(m, key + 1)];
+	if (!s->key)
 		return false;
-	*ret = m->vals[i];
+	*ret = s->val;
 	return true;
 }

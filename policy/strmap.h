@@ -3,7 +3,7 @@
  *
  * pdp_strmap: pdp_str → uint32_t. Keys are borrowed (the caller keeps the
  * bytes alive as long as the map). pdp_u64map: uint64_t → uint32_t.
- * Both grow by doubling at 50% load; lookups never allocate, so a map built
+ * The string map grows by doubling at 75% load, the u64 map at 87.5%; lookups never allocate, so a map built
  * at load time can be read by many threads at once.
  */
 #ifndef PDP_STRMAP_H
@@ -14,11 +14,22 @@
 
 #include "pdp/buf.h"
 
+#define PDP_STRMAP_INLINE 20
+
+/* One slot is 40 bytes and holds short keys inline, so a lookup of a name
+ * of up to 20 bytes touches one cache line of the map and none of the
+ * string storage (the runtime maps are large and looked up at random). */
+struct pdp_strmap_slot {
+	uint32_t hash;
+	uint32_t val;
+	const char *p;  /* the key's bytes (borrowed); NULL marks an empty slot */
+	uint32_t len;
+	char inl[PDP_STRMAP_INLINE]; /* copy of the key when len ≤ 20 */
+};
+
 typedef struct pdp_strmap {
-	pdp_str *keys;
-	uint32_t *vals;
-	uint32_t *hashes;
-	size_t cap, n; /* cap is a power of two; key.p == NULL marks empty */
+	struct pdp_strmap_slot *slots;
+	size_t cap, n;  /* cap is a power of two */
 } pdp_strmap;
 
 void pdp_strmap_init(pdp_strmap *m, size_t expected);
@@ -27,9 +38,13 @@ void pdp_strmap_done(pdp_strmap *m);
 uint32_t pdp_strmap_put(pdp_strmap *m, pdp_str key, uint32_t val);
 bool pdp_strmap_get(const pdp_strmap *m, pdp_str key, uint32_t *ret);
 
+struct pdp_u64map_slot {
+	uint64_t key;   /* key + 1; 0 marks an empty slot */
+	uint32_t val;
+};
+
 typedef struct pdp_u64map {
-	uint64_t *keys; /* key + 1 stored; 0 marks empty */
-	uint32_t *vals;
+	struct pdp_u64map_slot *slots; /* key and value on one cache line */
 	size_t cap, n;
 } pdp_u64map;
 

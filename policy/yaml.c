@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -367,7 +368,7 @@ bool pdp_y_number(const pdp_ynode *v, pdp_diag *d, const char *what, double *ret
 		char *end;
 		errno = 0;
 		double x = strtod(tmp, &end);
-		if (!errno && *end == '\0' && x == x) {
+		if (!errno && *end == '\0' && isfinite(x)) {
 			*ret = x;
 			return true;
 		}
@@ -467,12 +468,14 @@ enum pdp_err pdp_file_read(const char *path, size_t max, char **ret_data, size_t
 	char *buf = pdp_xmalloc(cap);
 	for (;;) {
 		if (len + 1 == cap) {
-			if (cap > max) {
+			/* full: grow, but never past max + 1 bytes of data (one
+			 * byte more than allowed tells a too-long file) */
+			if (len > max) {
 				free(buf);
 				close(fd);
 				PDP_BAIL(PDP_E_LIMIT);
 			}
-			cap *= 2;
+			cap = cap > (max + 2) / 2 ? max + 2 : cap * 2;
 			buf = pdp_xrealloc(buf, cap);
 		}
 		ssize_t r = read(fd, buf + len, cap - 1 - len);
@@ -488,6 +491,10 @@ enum pdp_err pdp_file_read(const char *path, size_t max, char **ret_data, size_t
 		len += (size_t)r;
 	}
 	close(fd);
+	if (len > max) { /* the file grew after fstat */
+		free(buf);
+		PDP_BAIL(PDP_E_LIMIT);
+	}
 	buf[len] = '\0';
 	*ret_data = buf;
 	*ret_len = len;

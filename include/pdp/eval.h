@@ -57,6 +57,9 @@ PDP_MUST_USE enum pdp_err pdp_request_parse(const char *json, size_t len,
 					    const pdp_request_limits *lim,
 					    pdp_arena *arena, pdp_request *ret,
 					    pdp_buf *errmsg);
+/* True when the JSON text nests at most max levels (checked on the raw
+ * bytes, before any parser allocates). */
+bool pdp_json_depth_ok(const char *json, size_t len, size_t max);
 /* Same, from an already-parsed jansson object (for batches). */
 struct json_t;
 PDP_MUST_USE enum pdp_err pdp_request_from_json(const struct json_t *obj,
@@ -102,6 +105,10 @@ PDP_MUST_USE enum pdp_err pdp_decision_to_json(const pdp_decision *dec,
 					       const pdp_request *req,
 					       pdp_str decision_id, int64_t audit_seq,
 					       pdp_str mask_salt, pdp_buf *out);
+
+/* Appends a human explanation of dec (for `pdp eval --explain`). */
+PDP_MUST_USE enum pdp_err pdp_eval_explain(const pdp_policy *p, const pdp_request *req,
+					   const pdp_decision *dec, pdp_buf *out);
 
 /* Appends a SQL expression computing mask m over the column in dialect d
  * (mask_sql.c). The column name is quoted for the dialect. */

@@ -241,6 +241,11 @@ struct pdp_policy;
  * backward-compatibility check of --baseline. */
 void pdp_src_check(const pdp_src *src, const struct pdp_policy *baseline,
 		   pdp_diag *d);
+/* The same at a given time (epoch seconds): the checks that depend on the
+ * date (grant length without not_before, expired grants) use `now`;
+ * pdp_src_check uses the clock. For tests and reproducible checks. */
+void pdp_src_check_at(const pdp_src *src, const struct pdp_policy *baseline,
+		      int64_t now, pdp_diag *d);
 
 /* Glob as in SPEC Appendix A: `*`, `?`, `[...]`; `nocase` folds ASCII case. */
 bool pdp_glob_match(pdp_str pattern, pdp_str s, bool nocase);

@@ -54,6 +54,11 @@ PDP_MUST_USE enum pdp_err pdp_bundle_sign(pdp_buf *bundle, const char *key_path,
 PDP_MUST_USE enum pdp_err pdp_key_load_public(const char *path, uint8_t ret_pub[32],
 					      pdp_buf *errmsg);
 
+/* Load, check and compile a policy directory into bundle bytes (appended
+ * to out). Diagnostics to d; PDP_E_INVALID when d has errors. */
+PDP_MUST_USE enum pdp_err pdp_policy_compile_dir(const char *dir, const pdp_policy *baseline,
+						 pdp_diag *d, pdp_buf *out);
+
 /* Load a policy directory straight into a revision: load, check, compile,
  * load the bytes (the same path as compile-then-serve). Diagnostics to d. */
 PDP_MUST_USE enum pdp_err pdp_policy_from_dir(const char *dir, pdp_diag *d,

@@ -1,0 +1,50 @@
+# mk/server.mk -- `pdp serve`: dev PKI, `make run`, the integration suites.
+
+DEB_PKGS += prometheus
+CERTS := certs/out
+
+.PHONY: certs run run-serve test-server
+certs:
+	@certs/gen.sh $(CERTS)
+
+# `make run`: deps, then a fresh make (pkg-config sees the packages), certs,
+# the example mesh compiled and signed, and the server in the foreground.
+run: deps
+	@$(MAKE) --no-print-directory run-serve
+
+run-serve: all certs
+	@$(PDP) compile examples/mesh -o build/mesh.bundle --sign $(CERTS)/signing.pem
+	@echo
+	@echo "Try, in another shell:"
+	@echo "  curl --cacert $(CERTS)/ca.pem --cert $(CERTS)/gateway.pem --key $(CERTS)/gateway.key \\"
+	@echo "    -H 'Content-Type: application/json' https://127.0.0.1:8443/v1/decision \\"
+	@echo "    -d '{\"subject\":{\"id\":\"u-1842\",\"domain\":\"finance\",\"groups\":[\"finance-analysts\"]},\"action\":\"read\",\"resource\":{\"product\":\"orders.order_events\",\"columns\":[\"event_id\",\"customer_email\"]},\"context\":{\"purpose\":\"billing\",\"dialect\":\"postgres\"}}'"
+	@echo
+	exec $(PDP) serve -c examples/pdp.yaml
+
+TEST_TARGETS += test-server
+test-server: $(PDP)
+	@tests/run_suite.sh server /usr/bin/python3 tests/integration/test_server.py $(PDP)
+
+DEB_PKGS += postgresql
+TEST_TARGETS += test-masks-pg
+.PHONY: test-masks-pg
+test-masks-pg: $(PDP)
+	@tests/run_suite.sh masks-postgres /usr/bin/python3 tests/integration/test_masks_pg.py $(PDP)
+
+# The server benchmark: the PDP against nginx answering a fixed JSON body
+# over the same mutual TLS, in one run.
+DEB_PKGS += nginx-light
+BENCH_TARGETS += bench-server
+.PHONY: bench-server
+$(O)/bench/loadgen: $(O)/obj/tests/bench/loadgen.o $(LIBPOLICY)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(FINAL_LDFLAGS) -o $@ $^ $(FINAL_LIBS)
+
+bench-server: $(PDP) $(O)/bench/loadgen certs
+	@tests/bench/bench_server.sh $(PDP) $(O)/bench/loadgen
+
+TEST_TARGETS += test-crash
+.PHONY: test-crash
+test-crash: $(PDP)
+	@tests/run_suite.sh crash /usr/bin/python3 tests/integration/test_crash.py $(PDP)

@@ -1,0 +1,488 @@
+/*
+ * server.c -- `pdp serve`: listener, worker threads, signals, reload.
+ *
+ * Start: load config, bundle and TLS (refusing to start on any error), bind,
+ * start N workers, then the main loop handles SIGTERM/SIGINT (drain: stop
+ * accepting, let in-flight requests finish, exit 0), SIGHUP and a change of
+ * the bundle file (reload), all off the workers' loops.
+ */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/thread.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "log.h"
+#include "tls.h"
+
+static double now_real(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void pdp_server_status_copy(pdp_server *s, pdp_reload_status *ret)
+{
+	pthread_mutex_lock(&s->lock);
+	*ret = s->status;
+	pthread_mutex_unlock(&s->lock);
+}
+
+static struct bufferevent *make_bev(struct event_base *base, void *arg)
+{
+	pdp_worker *w = arg;
+	SSL *ssl = pdp_tls_new_conn(w->ssl_ctx, &w->metrics.open_connections, w->srv->cfg.max_connections /
+									  (w->srv->nworkers ? w->srv->nworkers : 1));
+	if (!ssl)
+		return NULL;
+	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+					      BEV_OPT_CLOSE_ON_FREE);
+}
+
+static int listen_on(const pdp_config *c)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)c->listen_port) };
+	if (inet_pton(AF_INET, c->listen_host, &sa.sin_addr) != 1)
+		return -1;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+	/* TCP_NODELAY is inherited by accepted sockets on Linux: answers go out
+	 * at once instead of waiting for the client's delayed ACK (Nagle). */
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 1024) != 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* Writer thread → worker: wake the worker's loop to run completions. */
+static void notify_worker(void *arg)
+{
+	pdp_worker *w = arg;
+	event_active(w->audit_ev, EV_READ, 0);
+}
+
+static void drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	pdp_worker *w = arg;
+	pdp_audit_queue_drain(w->aq);
+}
+
+static void *worker_main(void *arg)
+{
+	pdp_worker *w = arg;
+	event_base_dispatch(w->base);
+	/* drained: wait for the last records, send their replies, flush */
+	pdp_audit_queue_free(w->aq);
+	w->aq = NULL;
+	for (int i = 0; i < 10 && event_base_loop(w->base, EVLOOP_NONBLOCK) == 0; i++)
+		;
+	return NULL;
+}
+
+static int worker_init(pdp_server *s, pdp_worker *w, int id, pdp_policy *p, SSL_CTX *ctx)
+{
+	w->id = id;
+	w->srv = s;
+	w->base = event_base_new();
+	w->http = w->base ? evhttp_new(w->base) : NULL;
+	if (!w->http)
+		return -1;
+	w->policy = pdp_policy_ref(p);
+	SSL_CTX_up_ref(ctx);
+	w->ssl_ctx = ctx;
+	w->scratch = pdp_arena_new(1 << 16);
+	if (s->audit) {
+		w->audit_ev = event_new(w->base, -1, EV_PERSIST, drain_cb, w);
+		w->aq = w->audit_ev ? pdp_audit_queue_new(s->audit, notify_worker, w) : NULL;
+		if (!w->aq)
+			return -1;
+	}
+	evhttp_set_bevcb(w->http, make_bev, w);
+	pdp_http_setup(w);
+	int fd = dup(s->listen_fd);
+	w->bound = fd >= 0 ? evhttp_accept_socket_with_handle(w->http, fd) : NULL;
+	return w->bound ? 0 : -1;
+}
+
+static void worker_done(pdp_worker *w)
+{
+	pdp_audit_queue_free(w->aq);
+	if (w->audit_ev)
+		event_free(w->audit_ev);
+	if (w->http)
+		evhttp_free(w->http);
+	if (w->base)
+		event_base_free(w->base);
+	pdp_policy_unref(w->policy);
+	SSL_CTX_free(w->ssl_ctx);
+	pdp_arena_free(w->scratch);
+}
+
+/* ---- swapping revisions and TLS contexts, by message ----------------- */
+
+struct swap_msg {
+	pdp_worker *w;
+	pdp_policy *policy; /* a reference for the worker */
+	SSL_CTX *ctx;       /* a reference for the worker */
+};
+
+static void swap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	struct swap_msg *m = arg;
+	pdp_policy_unref(m->w->policy);
+	m->w->policy = m->policy;
+	SSL_CTX_free(m->w->ssl_ctx);
+	m->w->ssl_ctx = m->ctx;
+	free(m);
+}
+
+static void post_to_workers(pdp_server *s, pdp_policy *p, SSL_CTX *ctx)
+{
+	for (int i = 0; i < s->nworkers; i++) {
+		struct swap_msg *m = pdp_xmalloc(sizeof(*m));
+		SSL_CTX_up_ref(ctx);
+		*m = (struct swap_msg){ &s->workers[i], pdp_policy_ref(p), ctx };
+		struct timeval zero = { 0, 0 };
+		if (event_base_once(s->workers[i].base, -1, EV_TIMEOUT, swap_cb, m, &zero) != 0) {
+			pdp_policy_unref(m->policy);
+			SSL_CTX_free(m->ctx);
+			free(m);
+		}
+	}
+}
+
+static void stamp_bundle(pdp_server *s)
+{
+	struct stat st;
+	if (stat(s->cfg.bundle, &st) != 0)
+		return;
+	s->bundle_stamp = st.st_mtim;
+	s->bundle_ino = (long long)st.st_ino;
+	s->bundle_size = (long long)st.st_size;
+}
+
+static int load_all(pdp_server *s, pdp_policy **ret_p, SSL_CTX **ret_ctx, pdp_buf *err)
+{
+	pdp_bundle_opts o = { .pubkey = s->has_pubkey ? s->pubkey : NULL };
+	if (pdp_bundle_load_file(s->cfg.bundle, &o, ret_p, err) != PDP_OK)
+		return -1;
+	*ret_ctx = pdp_tls_ctx_new(s->cfg.tls_cert, s->cfg.tls_key, s->cfg.tls_ca, &s->tls_failures, err);
+	if (*ret_ctx)
+		return 0;
+	pdp_policy_unref(*ret_p);
+	return -1;
+}
+
+static void reload_record_done(void *arg, uint64_t seq, enum pdp_err err)
+{
+	(void)arg, (void)seq;
+	if (err != PDP_OK)
+		pdp_log(PDP_LOG_ERROR, "audit_failed", NULL, "the reload record could not be written: %s",
+			pdp_err_str(err));
+}
+
+/* The audit record of a reload attempt (never dropped: retried while the
+ * queue is full; the main thread may wait here, the workers never do). */
+static void audit_reload(pdp_server *s, int ok, const char *trigger, const char *caller,
+			 const char *old_rev, const char *new_rev, const char *error)
+{
+	if (!s->main_aq)
+		return;
+	pdp_buf f;
+	pdp_buf_init(&f, 0);
+	if (pdp_audit_fields_reload(ok, trigger, caller, old_rev, new_rev, error, &f) == PDP_OK) {
+		enum pdp_err e;
+		while ((e = pdp_audit_submit(s->main_aq, "reload", f.data, f.len, reload_record_done, NULL)) ==
+		       PDP_E_BUSY) {
+			struct timespec ms = { 0, 1000000 };
+			nanosleep(&ms, NULL);
+			pdp_audit_queue_drain(s->main_aq);
+		}
+		if (e != PDP_OK)
+			pdp_log(PDP_LOG_ERROR, "audit_failed", NULL, "reload record refused: %s", pdp_err_str(e));
+	}
+	pdp_buf_done(&f);
+}
+
+static void record_reload(pdp_server *s, const pdp_policy *p, const char *error)
+{
+	pthread_mutex_lock(&s->lock);
+	s->status.last_attempt_at = now_real();
+	s->status.last_ok = error == NULL;
+	snprintf(s->status.last_error, sizeof(s->status.last_error), "%s", error ? error : "");
+	if (p) {
+		snprintf(s->status.revision, sizeof(s->status.revision), "%s", pdp_policy_revision(p));
+		s->status.loaded_at = s->status.last_attempt_at;
+		s->status.ok++;
+	} else {
+		s->status.failed++;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+int pdp_server_reload(pdp_server *s, const char *why, const char *caller)
+{
+	pdp_buf err;
+	pdp_buf_init(&err, 4096);
+	pdp_policy *p = NULL;
+	SSL_CTX *ctx = NULL;
+	char old_rev[72];
+	pthread_mutex_lock(&s->lock);
+	snprintf(old_rev, sizeof(old_rev), "%s", s->status.revision);
+	pthread_mutex_unlock(&s->lock);
+	stamp_bundle(s);
+	if (load_all(s, &p, &ctx, &err) != 0) {
+		record_reload(s, NULL, err.data ? err.data : "reload failed");
+		audit_reload(s, 0, why, caller, old_rev, NULL, err.data ? err.data : "reload failed");
+		pdp_log(PDP_LOG_ERROR, "reload_failed", NULL, "reload (%s) refused, the old revision keeps serving: %s",
+			why, err.data ? err.data : "?");
+		pdp_buf_done(&err);
+		return -1;
+	}
+	post_to_workers(s, p, ctx);
+	record_reload(s, p, NULL);
+	audit_reload(s, 1, why, caller, old_rev, pdp_policy_revision(p), NULL);
+	char fields[128];
+	snprintf(fields, sizeof(fields), "\"revision\":\"%s\"", pdp_policy_revision(p));
+	pdp_log(PDP_LOG_INFO, "reloaded", fields, "policy and TLS reloaded (%s)", why);
+	pdp_policy_unref(p);
+	SSL_CTX_free(ctx);
+	pdp_buf_done(&err);
+	return 0;
+}
+
+/* ---- signals and the file watch (main thread) -------------------------- */
+
+static void stop_worker_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	pdp_worker *w = arg;
+	if (w->bound) {
+		evhttp_del_accept_socket(w->http, w->bound); /* closes the dup'd fd */
+		w->bound = NULL;
+	}
+	struct timeval grace = { 0, 200 * 1000 };
+	event_base_loopexit(w->base, &grace);
+}
+
+static void on_stop(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	pdp_server *s = arg;
+	if (atomic_exchange(&s->draining, 1))
+		return;
+	pdp_log(PDP_LOG_INFO, "draining", NULL, "signal %d: no new connections, finishing requests", (int)sig);
+	struct timeval zero = { 0, 0 };
+	for (int i = 0; i < s->nworkers; i++)
+		event_base_once(s->workers[i].base, -1, EV_TIMEOUT, stop_worker_cb, &s->workers[i], &zero);
+	event_base_loopexit(s->main_base, NULL);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig, (void)what;
+	pdp_server_reload(arg, "SIGHUP", NULL);
+}
+
+static void on_watch(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	pdp_server *s = arg;
+	struct stat st;
+	if (stat(s->cfg.bundle, &st) != 0)
+		return;
+	if (st.st_mtim.tv_sec == s->bundle_stamp.tv_sec && st.st_mtim.tv_nsec == s->bundle_stamp.tv_nsec &&
+	    (long long)st.st_ino == s->bundle_ino && (long long)st.st_size == s->bundle_size)
+		return;
+	pdp_server_reload(s, "file_change", NULL);
+}
+
+static int run_main_loop(pdp_server *s)
+{
+	struct event *ev[4] = {
+		evsignal_new(s->main_base, SIGTERM, on_stop, s),
+		evsignal_new(s->main_base, SIGINT, on_stop, s),
+		evsignal_new(s->main_base, SIGHUP, on_hup, s),
+		s->cfg.bundle_watch_ms ? event_new(s->main_base, -1, EV_PERSIST, on_watch, s) : NULL,
+	};
+	for (int i = 0; i < 3; i++)
+		event_add(ev[i], NULL);
+	struct timeval watch = { s->cfg.bundle_watch_ms / 1000, (s->cfg.bundle_watch_ms % 1000) * 1000 };
+	if (ev[3])
+		event_add(ev[3], &watch);
+	event_base_dispatch(s->main_base);
+	for (int i = 0; i < 4; i++)
+		if (ev[i])
+			event_free(ev[i]);
+	return 0;
+}
+
+/* ---- the audit log -------------------------------------------------------- */
+
+static void notify_main(void *arg)
+{
+	pdp_server *s = arg;
+	event_active(s->main_audit_ev, EV_READ, 0);
+}
+
+static void main_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	pdp_server *s = arg;
+	pdp_audit_queue_drain(s->main_aq);
+}
+
+static int open_audit(pdp_server *s, const char *revision)
+{
+	const pdp_config *c = &s->cfg;
+	if (!c->audit_dir) {
+		pdp_log(PDP_LOG_WARN, "audit_disabled", NULL, "audit.dir is not set: decisions are not recorded");
+		return 0;
+	}
+	pdp_audit_config ac;
+	pdp_audit_config_init(&ac);
+	ac.dir = c->audit_dir;
+	ac.log_id = c->audit_log_id;
+	ac.checkpoint_key = c->audit_key;
+	ac.fsync_interval_ms = (unsigned)c->audit_fsync_interval_ms;
+	ac.segment_max_bytes = c->audit_segment_max;
+	ac.checkpoint_every = c->audit_checkpoint_every;
+	ac.checkpoint_every_ms = (unsigned)c->audit_checkpoint_every_ms;
+	ac.queue_max_records = c->audit_queue_max;
+	ac.witness_dir = c->audit_witness_dir;
+	ac.hmac_key = c->audit_hmac_key;
+	char start[160];
+	snprintf(start, sizeof(start), "{\"policy_revision\":\"%s\",\"version\":\"%s\"}", revision, PDP_VERSION);
+	ac.start_fields = start;
+	pdp_buf err;
+	pdp_buf_init(&err, 4096);
+	enum pdp_err e = pdp_audit_fsync_parse(c->audit_fsync, &ac.fsync) ? PDP_OK : PDP_E_INVALID;
+	if (e != PDP_OK)
+		pdp_ignore(pdp_buf_adds(&err, "audit.fsync must be always, interval or none"));
+	else
+		e = pdp_audit_open(&ac, &s->audit, &err);
+	if (e == PDP_OK) {
+		s->main_audit_ev = event_new(s->main_base, -1, EV_PERSIST, main_drain_cb, s);
+		s->main_aq = pdp_audit_queue_new(s->audit, notify_main, s);
+	}
+	if (e != PDP_OK)
+		pdp_log(PDP_LOG_ERROR, "start_failed", NULL, "audit log %s: %s", c->audit_dir,
+			err.data ? err.data : pdp_err_str(e));
+	pdp_buf_done(&err);
+	return e == PDP_OK && s->main_aq ? 0 : -1;
+}
+
+static void close_audit(pdp_server *s)
+{
+	pdp_audit_queue_free(s->main_aq);
+	if (s->main_audit_ev)
+		event_free(s->main_audit_ev);
+	if (s->audit && pdp_audit_close(s->audit, "shutdown") != PDP_OK)
+		pdp_log(PDP_LOG_ERROR, "audit_failed", NULL, "the stop record could not be made durable");
+}
+
+/* ---- start and stop ------------------------------------------------------ */
+
+static int start_workers(pdp_server *s, pdp_policy *p, SSL_CTX *ctx)
+{
+	s->workers = pdp_xcalloc((size_t)s->nworkers, sizeof(*s->workers));
+	for (int i = 0; i < s->nworkers; i++)
+		if (worker_init(s, &s->workers[i], i, p, ctx) != 0)
+			return -1;
+	for (int i = 0; i < s->nworkers; i++)
+		if (pthread_create(&s->workers[i].thread, NULL, worker_main, &s->workers[i]) != 0)
+			return -1;
+	return 0;
+}
+
+static int setup(pdp_server *s, pdp_policy **p, SSL_CTX **ctx)
+{
+	pdp_buf err;
+	pdp_buf_init(&err, 4096);
+	int rc = 0;
+	if (s->cfg.bundle_pubkey && pdp_key_load_public(s->cfg.bundle_pubkey, s->pubkey, &err) != PDP_OK)
+		rc = -1;
+	s->has_pubkey = s->cfg.bundle_pubkey != NULL;
+	stamp_bundle(s);
+	if (rc == 0 && load_all(s, p, ctx, &err) != 0)
+		rc = -1;
+	if (rc == 0 && (s->listen_fd = listen_on(&s->cfg)) < 0) {
+		pdp_ignore(pdp_buf_printf(&err, "cannot listen on %s:%d: %s", s->cfg.listen_host,
+					  s->cfg.listen_port, strerror(errno)));
+		pdp_policy_unref(*p);
+		SSL_CTX_free(*ctx);
+		rc = -1;
+	}
+	if (rc != 0)
+		pdp_log(PDP_LOG_ERROR, "start_failed", NULL, "%s", err.data ? err.data : "start failed");
+	pdp_buf_done(&err);
+	return rc;
+}
+
+int pdp_server_run(pdp_server *s)
+{
+	signal(SIGPIPE, SIG_IGN);
+	evthread_use_pthreads();
+	json_object_seed(0);
+	if (pdp_tls_init() != 0)
+		return 2;
+	pthread_mutex_init(&s->lock, NULL);
+	s->listen_fd = -1;
+	s->nworkers = s->cfg.threads ? s->cfg.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (s->nworkers < 1)
+		s->nworkers = 1;
+	pdp_policy *p = NULL;
+	SSL_CTX *ctx = NULL;
+	if (setup(s, &p, &ctx) != 0)
+		return 2;
+	record_reload(s, p, NULL);
+	s->status.ok = 0; /* the first load is not a reload */
+	s->main_base = event_base_new();
+	int rc = s->main_base && open_audit(s, pdp_policy_revision(p)) == 0 &&
+			 start_workers(s, p, ctx) == 0 ? 0 : 2;
+	char fields[256];
+	snprintf(fields, sizeof(fields), "\"listen\":\"%s:%d\",\"workers\":%d,\"revision\":\"%s\"",
+		 s->cfg.listen_host, s->cfg.listen_port, s->nworkers, pdp_policy_revision(p));
+	pdp_policy_unref(p);
+	SSL_CTX_free(ctx);
+	if (rc == 0) {
+		pdp_log(PDP_LOG_INFO, "serving", fields, "pdp serving");
+		run_main_loop(s);
+	}
+	for (int i = 0; i < s->nworkers && s->workers; i++)
+		if (s->workers[i].thread)
+			pthread_join(s->workers[i].thread, NULL);
+	for (int i = 0; i < s->nworkers && s->workers; i++)
+		worker_done(&s->workers[i]);
+	free(s->workers);
+	close_audit(s);
+	if (s->main_base)
+		event_base_free(s->main_base);
+	close(s->listen_fd);
+	pthread_mutex_destroy(&s->lock);
+	pdp_log(PDP_LOG_INFO, "stopped", NULL, "pdp stopped");
+	return rc;
+}
