@@ -127,8 +127,13 @@ static void print_ok(const struct verify_args *va, const pdp_audit_verify_result
 	printf("  checkpoints: %llu, signatures checked against %s\n", (unsigned long long)r->checkpoints,
 	       r->keys_trusted ? "the trusted key (--pubkey)"
 			       : "the key the log names itself (NOT a trust anchor: pass --pubkey)");
-	printf("  signed: the first %llu records; %llu record(s) after the last checkpoint\n",
-	       (unsigned long long)r->signed_size, (unsigned long long)(r->records - r->signed_size));
+	if (r->checkpoints)
+		printf("  signed: the last checkpoint (record %llu) covers the %llu records before it; "
+		       "%llu record(s) follow it unsigned\n",
+		       (unsigned long long)r->signed_size, (unsigned long long)r->signed_size,
+		       (unsigned long long)(r->records - r->signed_size - 1));
+	else
+		printf("  signed: no checkpoint yet\n");
 	if (va->checkpoint)
 		printf("  --checkpoint %s: the log still holds every record it covers\n", va->checkpoint);
 	printf("  last run: %s\n", r->clean_stop ? "stopped cleanly"
