@@ -312,7 +312,12 @@ static void constant(struct lex *l, enum vtype want)
 	enum vtype got = l->tok == T_STRING ? V_STRING : l->tok == T_NUMBER ? V_NUMBER :
 			 (word_is(l, "true") || word_is(l, "false")) ? V_BOOL : V_NONE;
 	if (got == V_NONE) {
-		if (l->tok == T_IDENT || l->tok == T_QIDENT)
+		if (word_is(l, "null"))
+			fail(l, "compare with NULL using IS [NOT] NULL");
+		else if (l->tok == T_IDENT && is_keyword(l->text))
+			fail(l, "expected a constant, not the keyword '%.*s'", (int)l->text.len,
+			     l->text.p);
+		else if (l->tok == T_IDENT || l->tok == T_QIDENT)
 			fail(l, "a column may only be compared with a constant, not with '%.*s'",
 			     (int)l->text.len, l->text.p);
 		else
