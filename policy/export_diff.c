@@ -339,7 +339,8 @@ static bool same_column_change(const struct change *a, const struct change *b)
 /* Step 1: one change per column with the label of its purposes. */
 static void group_purposes(struct changes *c, size_t nu, pdp_arena *a)
 {
-	qsort(c->v, c->n, sizeof(*c->v), by_column);
+	if (c->n > 1)
+		qsort(c->v, c->n, sizeof(*c->v), by_column);
 	pdp_str *set = pdp_arena_array(a, nu + 1, sizeof(pdp_str));
 	size_t m = 0;
 	for (size_t i = 0; i < c->n;) {
@@ -438,8 +439,10 @@ static void collect(const pdp_policy *p, const struct dctx *d, struct recs *pdp,
 {
 	pdp_recs(p, d, pdp);
 	lake_recs(p, d, lake);
-	qsort(pdp->v, pdp->n, sizeof(*pdp->v), rec_cmp);
-	qsort(lake->v, lake->n, sizeof(*lake->v), rec_cmp);
+	if (pdp->n > 1)
+		qsort(pdp->v, pdp->n, sizeof(*pdp->v), rec_cmp);
+	if (lake->n > 1)
+		qsort(lake->v, lake->n, sizeof(*lake->v), rec_cmp);
 }
 
 enum pdp_err pdp_grants_diff(const pdp_policy *old_p, const pdp_policy *new_p,
@@ -456,8 +459,10 @@ enum pdp_err pdp_grants_diff(const pdp_policy *old_p, const pdp_policy *new_p,
 	size_t nu = universe(old_p, new_p, d.a, &uni);
 	group_purposes(&c, nu, d.a);
 	group_purposes(&lc, nu, d.a);
-	qsort(c.v, c.n, sizeof(*c.v), by_line);
-	qsort(lc.v, lc.n, sizeof(*lc.v), by_line);
+	if (c.n > 1)
+		qsort(c.v, c.n, sizeof(*c.v), by_line);
+	if (lc.n > 1)
+		qsort(lc.v, lc.n, sizeof(*lc.v), by_line);
 	char t[32];
 	ex_time_str(opts->time, t);
 	pdp_buf body;

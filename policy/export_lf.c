@@ -336,8 +336,10 @@ void ex_lf_build(const pdp_policy *p, int64_t t, bool lake, pdp_arena *a, pdp_bu
 		}
 	}
 	whole_gaps(&b);
-	qsort(m.grants, m.ngrants, sizeof(*m.grants), grant_cmp);
-	qsort(m.gaps, m.ngaps, sizeof(*m.gaps), gap_cmp);
+	if (m.ngrants > 1)
+		qsort(m.grants, m.ngrants, sizeof(*m.grants), grant_cmp);
+	if (m.ngaps > 1)
+		qsort(m.gaps, m.ngaps, sizeof(*m.gaps), gap_cmp);
 	*ret = m;
 }
 
