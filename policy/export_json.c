@@ -23,9 +23,11 @@ static json_t *masked_json(const pdp_policy *p, const ex_access *acc, const ex_s
 {
 	json_t *o = json_object();
 	for (uint32_t i = 0; i < acc->prod->ncols; i++)
-		if (pdp_bit(s->masked, i))
-			json_object_set_new(o, pdp_rt_str(p, acc->prod->cols[i].name).p,
-					    json_string(pdp_mask_name((enum pdp_mask)s->mask[i])));
+		if (pdp_bit(s->masked, i)) {
+			pdp_str name = pdp_rt_str(p, acc->prod->cols[i].name);
+			json_object_setn_new(o, name.p, name.len,
+					     json_string(pdp_mask_name((enum pdp_mask)s->mask[i])));
+		}
 	return o;
 }
 
