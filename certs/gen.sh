@@ -9,11 +9,12 @@
 #   cn-only.*                client with CN gateway-cn and no SAN
 #   rogue-ca.pem, rogue.*    another CA and a client it signed (must be refused)
 #   signing.pem/signing.pub  Ed25519 key pair for signing bundles
+#   audit.pem/audit.pub      Ed25519 key pair for audit checkpoints
 # Private keys are generated here and never committed (certs/out is ignored).
 # Idempotent: an existing OUT with a ca.pem is kept.
 set -euo pipefail
 OUT=${1:-certs/out}
-[ -f "$OUT/ca.pem" ] && [ -f "$OUT/signing.pub" ] && exit 0
+[ -f "$OUT/ca.pem" ] && [ -f "$OUT/audit.pub" ] && exit 0
 mkdir -p "$OUT"
 cd "$OUT"
 DAYS=825
@@ -46,5 +47,7 @@ ca rogue-ca "/CN=not the meshpdp CA"
 leaf rogue rogue-ca "/CN=rogue" "$(client_ext 'subjectAltName=URI:spiffe://mesh.example/gateway/rogue')"
 openssl genpkey -algorithm ed25519 -out signing.pem 2>/dev/null
 openssl pkey -in signing.pem -pubout -out signing.pub
-chmod 600 ./*.key signing.pem
+openssl genpkey -algorithm ed25519 -out audit.pem 2>/dev/null
+openssl pkey -in audit.pem -pubout -out audit.pub
+chmod 600 ./*.key signing.pem audit.pem
 echo "dev PKI written to $OUT"

@@ -31,3 +31,20 @@ TEST_TARGETS += test-masks-pg
 .PHONY: test-masks-pg
 test-masks-pg: $(PDP)
 	@tests/run_suite.sh masks-postgres /usr/bin/python3 tests/integration/test_masks_pg.py $(PDP)
+
+# The server benchmark: the PDP against nginx answering a fixed JSON body
+# over the same mutual TLS, in one run.
+DEB_PKGS += nginx-light
+BENCH_TARGETS += bench-server
+.PHONY: bench-server
+$(O)/bench/loadgen: $(O)/obj/tests/bench/loadgen.o $(LIBPOLICY)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(FINAL_LDFLAGS) -o $@ $^ $(FINAL_LIBS)
+
+bench-server: $(PDP) $(O)/bench/loadgen certs
+	@tests/bench/bench_server.sh $(PDP) $(O)/bench/loadgen
+
+TEST_TARGETS += test-crash
+.PHONY: test-crash
+test-crash: $(PDP)
+	@tests/run_suite.sh crash /usr/bin/python3 tests/integration/test_crash.py $(PDP)

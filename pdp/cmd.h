@@ -6,6 +6,7 @@
 #ifndef PDP_CMD_H
 #define PDP_CMD_H
 
+int pdp_cmd_audit(int argc, char **argv);
 int pdp_cmd_check(int argc, char **argv);
 int pdp_cmd_compile(int argc, char **argv);
 int pdp_cmd_eval(int argc, char **argv);

@@ -44,10 +44,22 @@ static const struct centry table[] = {
 	{ "limits", "max_batch", C_INT, OFF(max_batch), NULL, 1000, 1, 1000, false },
 	{ "limits", "max_json_depth", C_INT, OFF(max_depth), NULL, 16, 4, 64, false },
 	{ "log", "level", C_STR, OFF(log_level), "info", 0, 0, 0, false },
+	{ "audit", "dir", C_STR, OFF(audit_dir), NULL, 0, 0, 0, false },
+	{ "audit", "log_id", C_STR, OFF(audit_log_id), "meshpdp.example/audit", 0, 0, 0, false },
+	{ "audit", "checkpoint_key", C_STR, OFF(audit_key), NULL, 0, 0, 0, false },
+	{ "audit", "fsync", C_STR, OFF(audit_fsync), "always", 0, 0, 0, false },
+	{ "audit", "fsync_interval_ms", C_INT, OFF(audit_fsync_interval_ms), NULL, 200, 1, 60000, false },
+	{ "audit", "segment_max_bytes", C_SIZE, OFF(audit_segment_max), NULL, 64 << 20, 4096, 1LL << 40, false },
+	{ "audit", "checkpoint_every", C_SIZE, OFF(audit_checkpoint_every), NULL, 10000, 1, 1LL << 40, false },
+	{ "audit", "checkpoint_every_ms", C_INT, OFF(audit_checkpoint_every_ms), NULL, 10000, 10, 86400000, false },
+	{ "audit", "queue_max_records", C_SIZE, OFF(audit_queue_max), NULL, 16384, 16, 1 << 24, false },
+	{ "audit", "wait_ms", C_INT, OFF(audit_wait_ms), NULL, 1000, 0, 60000, false },
+	{ "audit", "witness_dir", C_STR, OFF(audit_witness_dir), NULL, 0, 0, 0, false },
+	{ "audit", "hmac_key", C_STR, OFF(audit_hmac_key), NULL, 0, 0, 0, false },
 };
 #define NTABLE (sizeof(table) / sizeof(table[0]))
 
-static const char *const sections[] = { "tls", "policy", "limits", "log" };
+static const char *const sections[] = { "tls", "policy", "limits", "log", "audit" };
 
 static void set_default(pdp_config *c, const struct centry *e)
 {
@@ -169,6 +181,10 @@ bool pdp_config_load(const char *path, pdp_config *ret, pdp_diag *d)
 		}
 	}
 	ok = ok && split_listen(&c, d, path);
+	if (ok && c.audit_dir && !c.audit_key) {
+		pdp_diag_error(d, path, 0, 0, "audit.checkpoint_key is required with audit.dir");
+		ok = false;
+	}
 	pdp_arena_free(a);
 	free(data);
 	if (!ok) {
@@ -191,5 +207,11 @@ void pdp_config_done(pdp_config *c)
 	free(c->bundle_pubkey);
 	free(c->mask_salt);
 	free(c->log_level);
+	free(c->audit_dir);
+	free(c->audit_log_id);
+	free(c->audit_key);
+	free(c->audit_fsync);
+	free(c->audit_witness_dir);
+	free(c->audit_hmac_key);
 	memset(c, 0, sizeof(*c));
 }

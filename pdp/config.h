@@ -26,6 +26,10 @@ typedef struct pdp_config {
 	char *mask_salt;
 	char *log_level;             /* debug|info|warn|error */
 	int bundle_watch_ms;         /* 0 = no polling of the bundle file */
+	char *audit_dir;             /* NULL = no audit log (not recommended) */
+	char *audit_log_id, *audit_key, *audit_fsync, *audit_witness_dir, *audit_hmac_key;
+	int audit_fsync_interval_ms, audit_checkpoint_every_ms, audit_wait_ms;
+	size_t audit_segment_max, audit_checkpoint_every, audit_queue_max;
 } pdp_config;
 
 /* Reads the YAML file; every problem goes to d with its position. */

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "pending.h"
 #include "pdp/eval.h"
 #include "server.h"
 #include "tls.h"
@@ -33,6 +34,10 @@ struct call {
 	size_t body_len;
 	pdp_buf out;
 	int status;
+	pdp_pending *pend;         /* the reply waits for audit records */
+	bool deferred;             /* the handler replies later by itself */
+	bool text;                 /* a text/plain answer */
+	uint64_t started;
 };
 
 typedef void (*handler_fn)(struct call *c);
@@ -74,20 +79,31 @@ static pdp_request_limits limits_of(const pdp_config *cfg)
 	return l;
 }
 
-/* Decides one parsed request into c->out (appending). */
+/* Decides one parsed request and adds it, with its audit record, to the
+ * pending reply. */
 static enum pdp_err decide_into(struct call *c, pdp_request *r, pdp_buf *msg)
 {
 	r->time = (int64_t)time(NULL); /* the server's clock only (SPEC 3.1) */
 	r->has_time = false;
+	r->request_id = pdp_str_c(c->request_id);
 	pdp_decision d;
 	PDP_TRY(pdp_eval_decide(c->policy, r, c->w->scratch, &d, msg));
-	char id[48];
-	int n = snprintf(id, sizeof(id), "%016" PRIx64 "-%02x-%08" PRIx64, c->w->id_prefix, c->w->id,
-			 ++c->w->id_counter);
+	char id[37];
+	pdp_audit_decision_id(id);
 	atomic_fetch_add_explicit(d.allow ? &c->w->metrics.decisions_allow : &c->w->metrics.decisions_deny,
 				  1, memory_order_relaxed);
 	pdp_str salt = pdp_str_c(c->w->srv->cfg.mask_salt);
-	return pdp_decision_to_json(&d, r, (pdp_str){ id, (size_t)n }, -1, salt, &c->out);
+	pdp_buf json, fields;
+	pdp_buf_init(&json, 0);
+	pdp_buf_init(&fields, 0);
+	enum pdp_err e = pdp_decision_to_json(&d, r, pdp_str_c(id), -1, salt, &json);
+	if (e == PDP_OK && c->w->srv->audit)
+		e = pdp_audit_fields_decision(c->w->srv->audit, id, c->identity, r, &d, &fields);
+	if (e == PDP_OK)
+		pdp_pending_add(c->pend, json.data, json.len, 1, "decision", fields.data, fields.len);
+	pdp_buf_done(&json);
+	pdp_buf_done(&fields);
+	return e;
 }
 
 static const char *code_of(enum pdp_err e)
@@ -102,11 +118,24 @@ static void h_decision(struct call *c)
 	pdp_buf_init(&msg, 4096);
 	pdp_request_limits lim = limits_of(&c->w->srv->cfg);
 	enum pdp_err e = pdp_request_parse(c->body, c->body_len, &lim, c->w->scratch, &r, &msg);
-	if (e == PDP_OK)
+	if (e == PDP_OK) {
+		c->pend = pdp_pending_new(c->w, c->req, 200, c->request_id, c->started);
 		e = decide_into(c, &r, &msg);
+	}
 	if (e != PDP_OK)
 		set_error(c, 400, code_of(e), msg.data ? msg.data : pdp_err_str(e));
 	pdp_buf_done(&msg);
+}
+
+/* The refused record of a request turned away (or of a batch item). */
+static void refused_fields(struct call *c, int status, const char *reason, const char *message,
+			   pdp_buf *out)
+{
+	if (!c->w->srv->audit)
+		return;
+	const char *method = evhttp_request_get_command(c->req) == EVHTTP_REQ_GET ? "GET" : "POST";
+	pdp_ignore(pdp_audit_fields_refused(c->identity, reason, status, method, evhttp_request_get_uri(c->req),
+					    c->request_id, message, out)); /* no record fields: none written */
 }
 
 static enum pdp_err batch_item(struct call *c, const json_t *item, const pdp_request_limits *lim)
@@ -114,17 +143,24 @@ static enum pdp_err batch_item(struct call *c, const json_t *item, const pdp_req
 	pdp_request r;
 	pdp_buf msg;
 	pdp_buf_init(&msg, 4096);
-	size_t mark = c->out.len;
 	enum pdp_err e = pdp_request_from_json(item, lim, c->w->scratch, &r, &msg);
 	if (e == PDP_OK)
 		e = decide_into(c, &r, &msg);
 	if (e != PDP_OK) {
-		c->out.len = mark;
-		e = pdp_buf_printf(&c->out, "{\"error\":{\"code\":\"%s\",\"message\":", code_of(e));
+		pdp_buf part, fields;
+		pdp_buf_init(&part, 0);
+		pdp_buf_init(&fields, 0);
+		e = pdp_buf_printf(&part, "{\"error\":{\"code\":\"%s\",\"message\":", code_of(e));
 		if (e == PDP_OK)
-			e = pdp_buf_add_json_str(&c->out, pdp_str_c(msg.data ? msg.data : "invalid request"));
+			e = pdp_buf_add_json_str(&part, pdp_str_c(msg.data ? msg.data : "invalid request"));
 		if (e == PDP_OK)
-			e = pdp_buf_adds(&c->out, "}}");
+			e = pdp_buf_adds(&part, "}}");
+		refused_fields(c, 400, "bad_request", msg.data, &fields);
+		if (e == PDP_OK)
+			pdp_pending_add(c->pend, part.data, part.len, 0, fields.len ? "refused" : NULL, fields.data,
+					fields.len);
+		pdp_buf_done(&part);
+		pdp_buf_done(&fields);
 	}
 	pdp_buf_done(&msg);
 	return e;
@@ -146,15 +182,11 @@ static void h_decisions(struct call *c)
 	else if (json_array_size(reqs) == 0 || json_array_size(reqs) > (size_t)cfg->max_batch)
 		set_error(c, 400, "limit", "a batch holds 1 to max_batch requests");
 	else {
-		enum pdp_err e = pdp_buf_adds(&c->out, "{\"decisions\":[");
-		for (size_t i = 0; e == PDP_OK && i < json_array_size(reqs); i++) {
-			if (i)
-				e = pdp_buf_addc(&c->out, ',');
-			if (e == PDP_OK)
-				e = batch_item(c, json_array_get(reqs, i), &lim);
-		}
-		if (e == PDP_OK)
-			e = pdp_buf_adds(&c->out, "]}");
+		c->pend = pdp_pending_new(c->w, c->req, 200, c->request_id, c->started);
+		pdp_pending_set_frame(c->pend, "{\"decisions\":[", ",", "]}");
+		enum pdp_err e = PDP_OK;
+		for (size_t i = 0; e == PDP_OK && i < json_array_size(reqs); i++)
+			e = batch_item(c, json_array_get(reqs, i), &lim);
 		if (e != PDP_OK)
 			set_error(c, 500, "internal", "could not build the response");
 	}
@@ -209,9 +241,85 @@ static void h_metrics(struct call *c)
 				 atomic_load(&s->tls_failures), !atomic_load(&s->draining) };
 	if (pdp_metrics_render(ms, n, &g, &c->out) != PDP_OK)
 		set_error(c, 500, "internal", "could not render metrics");
+	c->text = true;
+}
+
+static void h_checkpoint(struct call *c)
+{
+	if (!c->w->srv->audit)
+		return set_error(c, 404, "not_found", "no audit log is configured");
+	if (pdp_audit_checkpoint(c->w->srv->audit, &c->out) != PDP_OK)
+		set_error(c, 503, "audit_unavailable", "no checkpoint yet");
+	c->text = true;
+}
+
+/* ---- POST /v1/admin/reload: main thread reloads, the worker replies ---- */
+
+struct reload_msg {
+	pdp_worker *w;
+	struct evhttp_request *req;
+	char caller[256];
+	char request_id[129];
+	uint64_t started;
+	int ok;
+	char body[1024];
+};
+
+static void reload_reply_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	struct reload_msg *m = arg;
+	evhttp_add_header(evhttp_request_get_output_headers(m->req), "Content-Type", "application/json");
+	if (m->request_id[0])
+		evhttp_add_header(evhttp_request_get_output_headers(m->req), "X-Request-Id", m->request_id);
+	int status = m->ok ? 200 : 422;
+	pdp_http_reply_json(m->req, status, m->body, strlen(m->body));
+	pdp_metrics_request(&m->w->metrics, status, now_us() - m->started);
+	free(m);
+}
+
+static void reload_on_main_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	struct reload_msg *m = arg;
+	pdp_server *s = m->w->srv;
+	m->ok = pdp_server_reload(s, "admin_api", m->caller) == 0;
+	pdp_reload_status st;
+	pdp_server_status_copy(s, &st);
+	pdp_buf b;
+	pdp_buf_init(&b, sizeof(m->body) - 1);
+	enum pdp_err e = m->ok ? pdp_buf_printf(&b, "{\"reloaded\":true,\"policy_revision\":\"%s\"}", st.revision)
+			       : pdp_buf_adds(&b, "{\"error\":{\"code\":\"reload_failed\",\"message\":");
+	if (!m->ok && e == PDP_OK)
+		e = pdp_buf_add_json_str(&b, pdp_str_c(st.last_error));
+	if (!m->ok && e == PDP_OK)
+		e = pdp_buf_printf(&b, "},\"policy_revision\":\"%s\"}", st.revision);
+	snprintf(m->body, sizeof(m->body), "%s", e == PDP_OK && b.data ? b.data : "{\"error\":{\"code\":\"reload_failed\"}}");
+	pdp_buf_done(&b);
+	struct timeval zero = { 0, 0 };
+	if (event_base_once(m->w->base, -1, EV_TIMEOUT, reload_reply_cb, m, &zero) != 0)
+		free(m); /* the worker is gone (shutdown) */
+}
+
+static void h_reload(struct call *c)
+{
+	struct reload_msg *m = pdp_xcalloc(1, sizeof(*m));
+	m->w = c->w;
+	m->req = c->req;
+	m->started = c->started;
+	snprintf(m->caller, sizeof(m->caller), "%s", c->identity ? c->identity : "");
+	snprintf(m->request_id, sizeof(m->request_id), "%s", c->request_id);
+	struct timeval zero = { 0, 0 };
+	if (event_base_once(c->w->srv->main_base, -1, EV_TIMEOUT, reload_on_main_cb, m, &zero) != 0) {
+		free(m);
+		return set_error(c, 503, "unavailable", "reload could not be started");
+	}
+	c->deferred = true;
 }
 
 static const struct route routes[] = {
+	{ EVHTTP_REQ_POST, "/v1/admin/reload", PDP_ROLE_ADMIN, h_reload },
+	{ EVHTTP_REQ_GET, "/v1/audit/checkpoint", PDP_ROLE_AUDIT, h_checkpoint },
 	{ EVHTTP_REQ_POST, "/v1/decision", PDP_ROLE_DECIDE, h_decision },
 	{ EVHTTP_REQ_POST, "/v1/decisions", PDP_ROLE_DECIDE, h_decisions },
 	{ EVHTTP_REQ_GET, "/v1/health", 0, h_health },
@@ -304,57 +412,99 @@ static void read_request_id(struct call *c)
 	c->request_id[n] = '\0';
 }
 
-static void finish(struct call *c, uint64_t started)
+static void log_refused(struct call *c)
+{
+	if (!pdp_log_enabled(PDP_LOG_INFO))
+		return;
+	char fields[512];
+	snprintf(fields, sizeof(fields), "\"status\":%d,\"caller\":\"%s\",\"request_id\":\"%s\"", c->status,
+		 c->identity ? c->identity : "", c->request_id);
+	pdp_log(PDP_LOG_INFO, "request_refused", fields, "%s %s",
+		evhttp_request_get_command(c->req) == EVHTTP_REQ_GET ? "GET" : "POST",
+		evhttp_request_get_uri(c->req));
+}
+
+static const char *refusal_reason(int status)
+{
+	switch (status) {
+	case 401: return "no_client_cert";
+	case 403: return "no_role";
+	case 404: return "not_found";
+	case 405: return "method_not_allowed";
+	case 503: return "overloaded";
+	default: return "bad_request";
+	}
+}
+
+/* Sends the reply now, or hands it to a pending reply that waits for the
+ * audit records (decisions; refused requests when the log is on). */
+static void finish(struct call *c)
 {
 	struct evkeyvalq *oh = evhttp_request_get_output_headers(c->req);
-	evhttp_add_header(oh, "Content-Type", c->status == 200 && c->out.len && c->out.data[0] != '{'
-					      ? "text/plain; version=0.0.4" : "application/json");
+	if (c->deferred && c->status < 400)
+		return;
+	evhttp_add_header(oh, "Content-Type", c->status >= 400 || !c->text ? "application/json"
+						 : "text/plain; charset=utf-8; version=0.0.4");
 	if (c->request_id[0])
 		evhttp_add_header(oh, "X-Request-Id", c->request_id);
 	if (c->status == 503 || atomic_load(&c->w->srv->draining))
 		evhttp_add_header(oh, "Connection", "close");
-	pdp_http_reply_json(c->req, c->status, c->out.data ? c->out.data : "", c->out.len);
-	uint64_t us = now_us() - started;
-	pdp_metrics_request(&c->w->metrics, c->status, us);
-	if (c->status >= 400 && pdp_log_enabled(PDP_LOG_INFO)) {
-		char fields[512];
-		snprintf(fields, sizeof(fields), "\"status\":%d,\"caller\":\"%s\",\"request_id\":\"%s\"",
-			 c->status, c->identity ? c->identity : "", c->request_id);
-		pdp_log(PDP_LOG_INFO, "request_refused", fields, "%s %s",
-			evhttp_request_get_command(c->req) == EVHTTP_REQ_GET ? "GET" : "POST",
-			evhttp_request_get_uri(c->req));
+	if (c->status >= 400) {
+		log_refused(c);
+		pdp_pending_discard(PDP_TAKE_PTR(c->pend)); /* nothing was submitted */
+		pdp_buf fields;
+		pdp_buf_init(&fields, 0);
+		refused_fields(c, c->status, refusal_reason(c->status), NULL, &fields);
+		if (fields.len) {
+			pdp_pending *p = pdp_pending_new(c->w, c->req, c->status, c->request_id, c->started);
+			pdp_pending_add(p, c->out.data, c->out.len, 0, "refused", fields.data, fields.len);
+			pdp_buf_done(&fields);
+			pdp_pending_start(p);
+			return;
+		}
+		pdp_buf_done(&fields);
 	}
+	if (c->pend) {
+		pdp_pending_start(PDP_TAKE_PTR(c->pend));
+		return;
+	}
+	pdp_http_reply_json(c->req, c->status, c->out.data ? c->out.data : "", c->out.len);
+	pdp_metrics_request(&c->w->metrics, c->status, now_us() - c->started);
 }
 
 static void on_request(struct evhttp_request *req, void *arg)
 {
 	pdp_worker *w = arg;
-	uint64_t started = now_us();
-	struct call c = { .w = w, .req = req, .status = 200 };
+	struct call c = { .w = w, .req = req, .status = 200, .started = now_us() };
 	pdp_buf_init(&c.out, 64u << 20);
 	c.policy = pdp_policy_ref(w->policy);
 	read_request_id(&c);
 	const struct route *r = route_of(&c);
 	if (r && admit(&c, r))
 		r->fn(&c);
-	finish(&c, started);
+	finish(&c);
 	pdp_buf_done(&c.out);
 	pdp_policy_unref(c.policy);
 	pdp_arena_reset(w->scratch);
 }
 
+/* The reply, with headers and body linearised into one chain so that
+ * bufferevent_openssl sends one TLS record in one write(2) (it writes each
+ * evbuffer chain as its own record). The evcon is alive here: replies are
+ * sent from the request callback, and libevent frees the connection only
+ * after the write completes. */
 int pdp_http_reply_json(struct evhttp_request *req, int status, const char *body, size_t len)
 {
-	struct evbuffer *b = evbuffer_new();
-	if (!b) {
+	struct evbuffer *b = evhttp_request_get_output_buffer(req);
+	if (evbuffer_add(b, body, len) != 0 || evbuffer_add(b, "\n", 1) != 0) {
 		evhttp_send_error(req, 500, NULL);
 		return -1;
 	}
-	evbuffer_add(b, body, len);
-	evbuffer_add(b, "\n", 1);
-	const char *reason = status == 200 ? "OK" : NULL;
-	evhttp_send_reply(req, status, reason ? reason : "Error", b);
-	evbuffer_free(b);
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+	evhttp_send_reply(req, status, status == 200 ? "OK" : "Error", NULL);
+	if (bev)
+		evbuffer_pullup(bufferevent_get_output(bev), -1);
 	return 0;
 }
 

@@ -14,6 +14,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ "serve", pdp_cmd_serve, "serve -c pdp.yaml            serve decisions over mutual TLS" },
+	{ "audit", pdp_cmd_audit, "audit verify|show|checkpoint DIR  check or read an audit log" },
 	{ "check", pdp_cmd_check, "check POLICY_DIR            governance checks, all problems at once" },
 	{ "compile", pdp_cmd_compile, "compile POLICY_DIR -o BUNDLE  check and write a bundle" },
 	{ "eval", pdp_cmd_eval, "eval --bundle B [REQUEST.json|-]  decide requests offline" },

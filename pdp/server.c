@@ -15,7 +15,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <netinet/in.h>
-#include <openssl/rand.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cmd.h"
 #include "log.h"
 #include "tls.h"
 
@@ -50,7 +51,7 @@ static struct bufferevent *make_bev(struct event_base *base, void *arg)
 	if (!ssl)
 		return NULL;
 	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-					      BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+					      BEV_OPT_CLOSE_ON_FREE);
 }
 
 static int listen_on(const pdp_config *c)
@@ -60,7 +61,10 @@ static int listen_on(const pdp_config *c)
 		return -1;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int one = 1;
+	/* TCP_NODELAY is inherited by accepted sockets on Linux: answers go out
+	 * at once instead of waiting for the client's delayed ACK (Nagle). */
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 ||
 	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 1024) != 0) {
 		int e = errno;
 		if (fd >= 0)
@@ -71,10 +75,29 @@ static int listen_on(const pdp_config *c)
 	return fd;
 }
 
+/* Writer thread → worker: wake the worker's loop to run completions. */
+static void notify_worker(void *arg)
+{
+	pdp_worker *w = arg;
+	event_active(w->audit_ev, EV_READ, 0);
+}
+
+static void drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	pdp_worker *w = arg;
+	pdp_audit_queue_drain(w->aq);
+}
+
 static void *worker_main(void *arg)
 {
 	pdp_worker *w = arg;
 	event_base_dispatch(w->base);
+	/* drained: wait for the last records, send their replies, flush */
+	pdp_audit_queue_free(w->aq);
+	w->aq = NULL;
+	for (int i = 0; i < 10 && event_base_loop(w->base, EVLOOP_NONBLOCK) == 0; i++)
+		;
 	return NULL;
 }
 
@@ -90,8 +113,12 @@ static int worker_init(pdp_server *s, pdp_worker *w, int id, pdp_policy *p, SSL_
 	SSL_CTX_up_ref(ctx);
 	w->ssl_ctx = ctx;
 	w->scratch = pdp_arena_new(1 << 16);
-	if (RAND_bytes((unsigned char *)&w->id_prefix, sizeof(w->id_prefix)) != 1)
-		return -1;
+	if (s->audit) {
+		w->audit_ev = event_new(w->base, -1, EV_PERSIST, drain_cb, w);
+		w->aq = w->audit_ev ? pdp_audit_queue_new(s->audit, notify_worker, w) : NULL;
+		if (!w->aq)
+			return -1;
+	}
 	evhttp_set_bevcb(w->http, make_bev, w);
 	pdp_http_setup(w);
 	int fd = dup(s->listen_fd);
@@ -101,6 +128,9 @@ static int worker_init(pdp_server *s, pdp_worker *w, int id, pdp_policy *p, SSL_
 
 static void worker_done(pdp_worker *w)
 {
+	pdp_audit_queue_free(w->aq);
+	if (w->audit_ev)
+		event_free(w->audit_ev);
 	if (w->http)
 		evhttp_free(w->http);
 	if (w->base)
@@ -166,6 +196,37 @@ static int load_all(pdp_server *s, pdp_policy **ret_p, SSL_CTX **ret_ctx, pdp_bu
 	return -1;
 }
 
+static void reload_record_done(void *arg, uint64_t seq, enum pdp_err err)
+{
+	(void)arg, (void)seq;
+	if (err != PDP_OK)
+		pdp_log(PDP_LOG_ERROR, "audit_failed", NULL, "the reload record could not be written: %s",
+			pdp_err_str(err));
+}
+
+/* The audit record of a reload attempt (never dropped: retried while the
+ * queue is full; the main thread may wait here, the workers never do). */
+static void audit_reload(pdp_server *s, int ok, const char *trigger, const char *caller,
+			 const char *old_rev, const char *new_rev, const char *error)
+{
+	if (!s->main_aq)
+		return;
+	pdp_buf f;
+	pdp_buf_init(&f, 0);
+	if (pdp_audit_fields_reload(ok, trigger, caller, old_rev, new_rev, error, &f) == PDP_OK) {
+		enum pdp_err e;
+		while ((e = pdp_audit_submit(s->main_aq, "reload", f.data, f.len, reload_record_done, NULL)) ==
+		       PDP_E_BUSY) {
+			struct timespec ms = { 0, 1000000 };
+			nanosleep(&ms, NULL);
+			pdp_audit_queue_drain(s->main_aq);
+		}
+		if (e != PDP_OK)
+			pdp_log(PDP_LOG_ERROR, "audit_failed", NULL, "reload record refused: %s", pdp_err_str(e));
+	}
+	pdp_buf_done(&f);
+}
+
 static void record_reload(pdp_server *s, const pdp_policy *p, const char *error)
 {
 	pthread_mutex_lock(&s->lock);
@@ -182,15 +243,20 @@ static void record_reload(pdp_server *s, const pdp_policy *p, const char *error)
 	pthread_mutex_unlock(&s->lock);
 }
 
-int pdp_server_reload(pdp_server *s, const char *why)
+int pdp_server_reload(pdp_server *s, const char *why, const char *caller)
 {
 	pdp_buf err;
 	pdp_buf_init(&err, 4096);
 	pdp_policy *p = NULL;
 	SSL_CTX *ctx = NULL;
+	char old_rev[72];
+	pthread_mutex_lock(&s->lock);
+	snprintf(old_rev, sizeof(old_rev), "%s", s->status.revision);
+	pthread_mutex_unlock(&s->lock);
 	stamp_bundle(s);
 	if (load_all(s, &p, &ctx, &err) != 0) {
 		record_reload(s, NULL, err.data ? err.data : "reload failed");
+		audit_reload(s, 0, why, caller, old_rev, NULL, err.data ? err.data : "reload failed");
 		pdp_log(PDP_LOG_ERROR, "reload_failed", NULL, "reload (%s) refused, the old revision keeps serving: %s",
 			why, err.data ? err.data : "?");
 		pdp_buf_done(&err);
@@ -198,6 +264,7 @@ int pdp_server_reload(pdp_server *s, const char *why)
 	}
 	post_to_workers(s, p, ctx);
 	record_reload(s, p, NULL);
+	audit_reload(s, 1, why, caller, old_rev, pdp_policy_revision(p), NULL);
 	char fields[128];
 	snprintf(fields, sizeof(fields), "\"revision\":\"%s\"", pdp_policy_revision(p));
 	pdp_log(PDP_LOG_INFO, "reloaded", fields, "policy and TLS reloaded (%s)", why);
@@ -237,7 +304,7 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	(void)sig, (void)what;
-	pdp_server_reload(arg, "SIGHUP");
+	pdp_server_reload(arg, "SIGHUP", NULL);
 }
 
 static void on_watch(evutil_socket_t fd, short what, void *arg)
@@ -250,7 +317,7 @@ static void on_watch(evutil_socket_t fd, short what, void *arg)
 	if (st.st_mtim.tv_sec == s->bundle_stamp.tv_sec && st.st_mtim.tv_nsec == s->bundle_stamp.tv_nsec &&
 	    (long long)st.st_ino == s->bundle_ino && (long long)st.st_size == s->bundle_size)
 		return;
-	pdp_server_reload(s, "bundle file changed");
+	pdp_server_reload(s, "file_change", NULL);
 }
 
 static int run_main_loop(pdp_server *s)
@@ -271,6 +338,70 @@ static int run_main_loop(pdp_server *s)
 		if (ev[i])
 			event_free(ev[i]);
 	return 0;
+}
+
+/* ---- the audit log -------------------------------------------------------- */
+
+static void notify_main(void *arg)
+{
+	pdp_server *s = arg;
+	event_active(s->main_audit_ev, EV_READ, 0);
+}
+
+static void main_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	pdp_server *s = arg;
+	pdp_audit_queue_drain(s->main_aq);
+}
+
+static int open_audit(pdp_server *s, const char *revision)
+{
+	const pdp_config *c = &s->cfg;
+	if (!c->audit_dir) {
+		pdp_log(PDP_LOG_WARN, "audit_disabled", NULL, "audit.dir is not set: decisions are not recorded");
+		return 0;
+	}
+	pdp_audit_config ac;
+	pdp_audit_config_init(&ac);
+	ac.dir = c->audit_dir;
+	ac.log_id = c->audit_log_id;
+	ac.checkpoint_key = c->audit_key;
+	ac.fsync_interval_ms = (unsigned)c->audit_fsync_interval_ms;
+	ac.segment_max_bytes = c->audit_segment_max;
+	ac.checkpoint_every = c->audit_checkpoint_every;
+	ac.checkpoint_every_ms = (unsigned)c->audit_checkpoint_every_ms;
+	ac.queue_max_records = c->audit_queue_max;
+	ac.witness_dir = c->audit_witness_dir;
+	ac.hmac_key = c->audit_hmac_key;
+	char start[160];
+	snprintf(start, sizeof(start), "{\"policy_revision\":\"%s\",\"version\":\"%s\"}", revision, PDP_VERSION);
+	ac.start_fields = start;
+	pdp_buf err;
+	pdp_buf_init(&err, 4096);
+	enum pdp_err e = pdp_audit_fsync_parse(c->audit_fsync, &ac.fsync) ? PDP_OK : PDP_E_INVALID;
+	if (e != PDP_OK)
+		pdp_ignore(pdp_buf_adds(&err, "audit.fsync must be always, interval or none"));
+	else
+		e = pdp_audit_open(&ac, &s->audit, &err);
+	if (e == PDP_OK) {
+		s->main_audit_ev = event_new(s->main_base, -1, EV_PERSIST, main_drain_cb, s);
+		s->main_aq = pdp_audit_queue_new(s->audit, notify_main, s);
+	}
+	if (e != PDP_OK)
+		pdp_log(PDP_LOG_ERROR, "start_failed", NULL, "audit log %s: %s", c->audit_dir,
+			err.data ? err.data : pdp_err_str(e));
+	pdp_buf_done(&err);
+	return e == PDP_OK && s->main_aq ? 0 : -1;
+}
+
+static void close_audit(pdp_server *s)
+{
+	pdp_audit_queue_free(s->main_aq);
+	if (s->main_audit_ev)
+		event_free(s->main_audit_ev);
+	if (s->audit && pdp_audit_close(s->audit, "shutdown") != PDP_OK)
+		pdp_log(PDP_LOG_ERROR, "audit_failed", NULL, "the stop record could not be made durable");
 }
 
 /* ---- start and stop ------------------------------------------------------ */
@@ -330,7 +461,8 @@ int pdp_server_run(pdp_server *s)
 	record_reload(s, p, NULL);
 	s->status.ok = 0; /* the first load is not a reload */
 	s->main_base = event_base_new();
-	int rc = s->main_base && start_workers(s, p, ctx) == 0 ? 0 : 2;
+	int rc = s->main_base && open_audit(s, pdp_policy_revision(p)) == 0 &&
+			 start_workers(s, p, ctx) == 0 ? 0 : 2;
 	char fields[256];
 	snprintf(fields, sizeof(fields), "\"listen\":\"%s:%d\",\"workers\":%d,\"revision\":\"%s\"",
 		 s->cfg.listen_host, s->cfg.listen_port, s->nworkers, pdp_policy_revision(p));
@@ -346,6 +478,7 @@ int pdp_server_run(pdp_server *s)
 	for (int i = 0; i < s->nworkers && s->workers; i++)
 		worker_done(&s->workers[i]);
 	free(s->workers);
+	close_audit(s);
 	if (s->main_base)
 		event_base_free(s->main_base);
 	close(s->listen_fd);

@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "metrics.h"
+#include "pdp/audit.h"
 #include "pdp/arena.h"
 #include "pdp/policy.h"
 
@@ -39,8 +40,8 @@ typedef struct pdp_worker {
 	pdp_policy *policy;      /* this worker's reference (worker thread only) */
 	SSL_CTX *ssl_ctx;        /* this worker's reference (worker thread only) */
 	pdp_arena *scratch;      /* per-request arena, reset after each request */
-	uint64_t id_prefix;      /* random per start: decision ids are unique */
-	uint64_t id_counter;
+	pdp_audit_queue *aq;     /* completions of this worker's records */
+	struct event *audit_ev;  /* made active by the writer: drain aq */
 	pdp_metrics metrics;
 } pdp_worker;
 
@@ -65,6 +66,9 @@ typedef struct pdp_server {
 	pdp_reload_status status;
 	struct timespec bundle_stamp; /* mtime of the bundle last loaded */
 	long long bundle_ino, bundle_size;
+	pdp_audit *audit;            /* NULL when audit.dir is not set */
+	pdp_audit_queue *main_aq;    /* reload records (main thread) */
+	struct event *main_audit_ev;
 	atomic_int draining;
 	atomic_ulong tls_failures;
 } pdp_server;
@@ -72,7 +76,7 @@ typedef struct pdp_server {
 int pdp_server_run(pdp_server *s);
 /* Loads and verifies the bundle and TLS files, then posts both to the
  * workers; on failure the old ones keep serving. Main thread only. */
-int pdp_server_reload(pdp_server *s, const char *why);
+int pdp_server_reload(pdp_server *s, const char *why, const char *caller);
 void pdp_server_status_copy(pdp_server *s, pdp_reload_status *ret);
 
 /* http.c */

@@ -63,6 +63,7 @@ tls: {{cert: {CERTS}/server.pem, key: {CERTS}/server.key, client_ca: {CERTS}/ca.
 policy: {{bundle: {TMP}/mesh.bundle, pubkey: {CERTS}/signing.pub, watch_ms: 200, mask_salt: s3cret}}
 limits: {{max_body_bytes: 65536, read_timeout_ms: 1000, max_batch: 50, max_json_depth: 16}}
 log: {{level: info}}
+audit: {{dir: {TMP}/audit, checkpoint_key: {CERTS}/audit.pem, log_id: test.example/audit, checkpoint_every: 50}}
 """)
     return port, cfg
 
@@ -143,6 +144,7 @@ def test_decisions(port):
           and js["columns"]["customer_email"] == {"access": "mask", "mask": "hash"}, js)
     check("row filter and reasons", js and js["row_filter"] == "(region = 'EU')" and js["reasons"] == [
         "mesh#rules[pii-cross-domain]", "orders.order_events#grants[0]"], js)
+    check("decision carries its audit_seq", js and isinstance(js.get("audit_seq"), int) and js["audit_seq"] > 0, js)
     check("decision_id and revision", js and len(js.get("decision_id", "")) > 10
           and js["policy_revision"].startswith("sha256:"), js)
     check("X-Request-Id echoed", resp.getheader("X-Request-Id") == "req-123")
@@ -348,6 +350,45 @@ def test_reload(port, proc):
     check("answers name the new revision", js["policy_revision"] == st["policy_revision"], js)
 
 
+def test_admin_reload(port):
+    c = Client(port, "admin")
+    st, js, _, _ = c.req("POST", "/v1/admin/reload", "{}")
+    check("POST /v1/admin/reload answers the revision", st == 200 and js["reloaded"]
+          and js["policy_revision"].startswith("sha256:"), js)
+    c.close()
+    c = Client(port)
+    st, js, _, _ = c.req("POST", "/v1/admin/reload", "{}")
+    check("reload needs the admin role", st == 403, js)
+    c.close()
+
+
+def test_checkpoint(port):
+    c = Client(port, "auditor")
+    st, _, raw, _ = c.req("GET", "/v1/audit/checkpoint")
+    c.close()
+    lines = raw.decode().split("\n")
+    check("checkpoint is a signed note for the log id", st == 200 and lines[0] == "test.example/audit"
+          and lines[1].isdigit() and any(l.startswith("\u2014 ") for l in lines), raw[:300])
+    c = Client(port)
+    st, _, _, _ = c.req("GET", "/v1/audit/checkpoint")
+    c.close()
+    check("checkpoint needs the audit role", st == 403)
+
+
+def test_audit_log():
+    p = subprocess.run([PDP, "audit", "verify", os.path.join(TMP, "audit"), "--pubkey",
+                        os.path.join(CERTS, "audit.pub")], capture_output=True, text=True)
+    check("pdp audit verify accepts the log the server wrote", p.returncode == 0, p.stdout + p.stderr)
+    recs = []
+    for seg in sorted(os.listdir(os.path.join(TMP, "audit"))):
+        if seg.endswith(".log") or seg.startswith("seg"):
+            with open(os.path.join(TMP, "audit", seg)) as f:
+                recs += [json.loads(l) for l in f if l.strip()]
+    types = {r.get("type") for r in recs}
+    check("decisions, refusals, reloads, start and stop are recorded",
+          {"decision", "refused", "reload", "start", "stop"} <= types, sorted(t for t in types if t))
+
+
 def test_drain(proc):
     proc.send_signal(signal.SIGTERM)
     try:
@@ -384,7 +425,10 @@ def main():
         test_parallel(port)
         test_metrics(port)
         test_reload(port, proc)
+        test_admin_reload(port)
+        test_checkpoint(port)
         test_drain(proc)
+        test_audit_log()
     finally:
         if proc.poll() is None:
             proc.kill()

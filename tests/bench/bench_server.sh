@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# bench_server.sh PDP LOADGEN -- `make bench-server`: the PDP and nginx
+# (answering a fixed JSON body) behind the same mutual TLS, the same
+# certificates and the same load (keep-alive, CONNS connections, SECS
+# seconds each), in one run; prints both and the throughput ratio.
+# A benchmark: figures only, no assertion on time.
+set -euo pipefail
+PDP=$1 LOADGEN=$2
+CONNS=${CONNS:-64} SECS=${SECS:-5} THREADS=${THREADS:-2}
+W=$(mktemp -d)
+C=$PWD/certs/out
+trap 'kill $(jobs -p) $(cat "$W"/pdp-*.pid 2>/dev/null) 2>/dev/null || true; [ -f "$W/nginx.pid" ] && kill "$(cat "$W/nginx.pid")" 2>/dev/null; rm -rf "$W"' EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+"$PDP" compile examples/mesh -o "$W/mesh.bundle" --sign "$C/signing.pem" >/dev/null 2>&1
+# request bodies: the decisions a gateway asks most (example mesh, mixed outcomes)
+cat > "$W/bodies.jsonl" <<'JSON'
+{"subject":{"id":"u-1842","domain":"finance","groups":["finance-analysts"]},"action":"read","resource":{"product":"orders.order_events","columns":["event_id","order_id","customer_email","order_total_cents","region","placed_at"]},"context":{"purpose":"billing","dialect":"trino"}}
+{"subject":{"id":"u-2","domain":"marketing","groups":["marketing-analysts"]},"action":"read","resource":{"product":"customer.profiles","columns":["customer_id","email","country","loyalty_tier","date_of_birth"]},"context":{"purpose":"marketing"}}
+{"subject":{"id":"u-10","domain":"orders","groups":["orders-engineers"]},"action":"read","resource":{"product":"orders.order_events"}}
+{"subject":{"id":"u-20","domain":"customer","groups":["customer-support-agents"]},"action":"read","resource":{"product":"risk.fraud_cases","columns":["case_id","status"]},"context":{"purpose":"customer_support"}}
+JSON
+
+# the PDP with its audit log in a given fsync mode; prints the port
+start_pdp() {
+	local p; p=$(port)
+	cat > "$W/pdp-$1.yaml" <<YAML
+listen: 127.0.0.1:$p
+threads: $THREADS
+tls: {cert: $C/server.pem, key: $C/server.key, client_ca: $C/ca.pem}
+policy: {bundle: $W/mesh.bundle, pubkey: $C/signing.pub, watch_ms: 0}
+log: {level: warn}
+audit: {dir: $W/audit-$1, checkpoint_key: $C/audit.pem, fsync: $1}
+YAML
+	"$PDP" serve -c "$W/pdp-$1.yaml" >/dev/null 2>"$W/pdp-$1.log" &
+	echo $! > "$W/pdp-$1.pid"
+	echo "$p"
+}
+P2=$(port)
+mkdir -p "$W/nginx"
+cat > "$W/nginx.conf" <<NGINX
+worker_processes $THREADS;
+pid $W/nginx.pid;
+error_log $W/nginx/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $W/nginx;
+  server {
+    listen 127.0.0.1:$P2 ssl;
+    ssl_certificate $C/server.pem;
+    ssl_certificate_key $C/server.key;
+    ssl_client_certificate $C/ca.pem;
+    ssl_verify_client on;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    keepalive_requests 1000000;
+    location / { default_type application/json; return 200 '{"decision":"allow","columns":{},"row_filter":null,"reasons":[]}'; }
+  }
+}
+NGINX
+nginx -c "$W/nginx.conf" -p "$W/nginx"
+sleep 0.5
+echo "load: $CONNS keep-alive connections, $SECS s, mTLS, $THREADS server threads, 2 cores shared with the load generator"
+run() { "$LOADGEN" 127.0.0.1 "$1" "$C/ca.pem" "$C/gateway.pem" "$C/gateway.key" "$W/bodies.jsonl" /v1/decision "$CONNS" "$SECS"; }
+for mode in always none; do
+	P1=$(start_pdp $mode)
+	sleep 0.5
+	out=$(run "$P1")
+	echo "pdp (audit fsync $mode): $out"
+	eval "r_$mode=\${out%% req/s*}"
+	kill "$(cat "$W/pdp-$mode.pid")"; sleep 0.5
+done
+ngx=$(run "$P2")
+echo "nginx (fixed body):       $ngx"
+r_ngx=${ngx%% req/s*}
+printf 'throughput ratio pdp(always)/nginx: %.2f (target >= 0.70)\n' "$(echo "$r_always / $r_ngx" | bc -l)"
+printf 'audit cost: always/none = %.2f (target >= 0.70, i.e. at most 30%% lower)\n' "$(echo "$r_always / $r_none" | bc -l)"
