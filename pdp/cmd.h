@@ -13,6 +13,7 @@ int pdp_cmd_eval(int argc, char **argv);
 int pdp_cmd_test(int argc, char **argv);
 int pdp_cmd_version(int argc, char **argv);
 int pdp_cmd_bundle(int argc, char **argv);
+int pdp_cmd_grants(int argc, char **argv);
 int pdp_cmd_serve(int argc, char **argv);
 
 #define PDP_VERSION "0.1.0"

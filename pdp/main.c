@@ -20,6 +20,7 @@ static const struct command commands[] = {
 	{ "eval", pdp_cmd_eval, "eval --bundle B [REQUEST.json|-]  decide requests offline" },
 	{ "test", pdp_cmd_test, "test POLICY_DIR CASES...     run YAML policy test cases" },
 	{ "bundle", pdp_cmd_bundle, "bundle verify|info BUNDLE [--pubkey KEY]  check a bundle as a server would" },
+	{ "grants", pdp_cmd_grants, "grants export|diff ...         Lake Formation / IAM / JSON grant export, access diff" },
 	{ "version", pdp_cmd_version, "version                     print the version" },
 };
 

@@ -32,6 +32,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "pdp/grants.h" /* the grant export's checks */
 #include "policy_int.h" /* the baseline revision's products and columns */
 
 #define CHECK_MAX_PURPOSES 64   /* the evaluator keeps purposes in a uint64_t */
@@ -902,6 +903,7 @@ void pdp_src_check_at(const pdp_src *src, const struct pdp_policy *baseline, int
 	for (size_t i = 0; i < src->ndomains; i++)
 		check_domain(&c, &src->domains[i]);
 	check_products(&c);
+	pdp_grants_check_src(src, d);
 	if (baseline)
 		check_baseline_removed(&c);
 	ctx_done(&c);

@@ -82,7 +82,12 @@ struct fx_file {
 	"  \"spiffe://mesh.example/audit/*\": [audit]\n"                                \
 	"bounds: {max_grant_days: 365, max_freshness_minutes: 120}\n"                   \
 	"principals:\n"                                                                 \
-	"  orders-analysts: \"arn:aws:iam::123456789012:role/mesh-orders-analysts\"\n"
+	"  orders-analysts: \"arn:aws:iam::123456789012:role/mesh-orders-analysts\"\n"       \
+	"  orders-engineers: \"arn:aws:iam::123456789012:role/mesh-orders-engineers\"\n"     \
+	"  orders-contractors: \"arn:aws:iam::123456789012:role/mesh-orders-contractors\"\n" \
+	"  finance-analysts: \"arn:aws:iam::123456789012:role/mesh-finance-analysts\"\n"     \
+	"  fraud-analysts: \"arn:aws:iam::123456789012:role/mesh-fraud-analysts\"\n"         \
+	"  marketing-analysts: \"arn:aws:iam::123456789012:role/mesh-marketing-analysts\"\n"
 
 #define FX_DOMAIN(name, members)                                                        \
 	"apiVersion: meshpdp/v1\n"                                                      \

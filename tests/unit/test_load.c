@@ -351,7 +351,7 @@ static void sorted_by_name_with_positions(void **state)
 	assert_int_equal(m->callers[1].roles, PDP_ROLE_ADMIN | PDP_ROLE_GRANTS);
 	assert_int_equal(m->max_grant_days, 365);
 	assert_false(m->has_min_completeness);
-	assert_int_equal(m->nprincipals, 1);
+	assert_int_equal(m->nprincipals, 6);
 	pdp_src_free(src);
 }
 
