@@ -21,6 +21,7 @@
 #include "log.h"
 #include "pending.h"
 #include "pdp/eval.h"
+#include "pdp/grants.h"
 #include "server.h"
 #include "tls.h"
 
@@ -323,7 +324,103 @@ static void h_reload(struct call *c)
 	c->deferred = true;
 }
 
+/* ---- GET /v1/grants: the export runs on the main thread (it walks every
+ * group and product: never on a worker loop), the worker replies ---------- */
+
+struct grants_msg {
+	pdp_worker *w;
+	struct evhttp_request *req;
+	pdp_policy *policy;          /* the revision the request began on */
+	enum pdp_grants_format format;
+	char catalog_id[64], region[64], request_id[129];
+	uint64_t started;
+	int status;
+	pdp_buf out;
+};
+
+static void grants_reply_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	struct grants_msg *m = arg;
+	struct evkeyvalq *oh = evhttp_request_get_output_headers(m->req);
+	evhttp_add_header(oh, "Content-Type", "application/json");
+	if (m->request_id[0])
+		evhttp_add_header(oh, "X-Request-Id", m->request_id);
+	pdp_http_reply_json(m->req, m->status, m->out.data ? m->out.data : "", m->out.len);
+	pdp_metrics_request(&m->w->metrics, m->status, now_us() - m->started);
+	pdp_buf_done(&m->out);
+	free(m);
+}
+
+static void grants_on_main_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	struct grants_msg *m = arg;
+	pdp_grants_opts o = { .time = (int64_t)time(NULL), .catalog_id = m->catalog_id[0] ? m->catalog_id : NULL,
+			      .region = m->region[0] ? m->region : NULL };
+	pdp_buf notes;
+	pdp_buf_init(&notes, 1 << 20);
+	pdp_buf_init(&m->out, 0);
+	m->status = 200;
+	if (pdp_grants_export(m->policy, m->format, &o, &m->out, &notes) != PDP_OK) {
+		const char *last = notes.data ? notes.data : "export failed";
+		for (const char *q = last; notes.data && *q; q++)
+			if (*q == '\n' && q[1])
+				last = q + 1;
+		m->status = 400;
+		pdp_buf_reset(&m->out);
+		pdp_ignore(pdp_buf_adds(&m->out, "{\"error\":{\"code\":\"bad_request\",\"message\":"));
+		pdp_ignore(pdp_buf_add_json_str(&m->out, pdp_str_c(last)));
+		pdp_ignore(pdp_buf_adds(&m->out, "}}"));
+	}
+	pdp_buf_done(&notes);
+	pdp_policy_unref(m->policy);
+	m->policy = NULL;
+	struct timeval zero = { 0, 0 };
+	if (event_base_once(m->w->base, -1, EV_TIMEOUT, grants_reply_cb, m, &zero) != 0) {
+		pdp_buf_done(&m->out);
+		free(m);
+	}
+}
+
+static void copy_param(struct evkeyvalq *q, const char *key, char *dst, size_t n)
+{
+	const char *v = evhttp_find_header(q, key);
+	snprintf(dst, n, "%s", v ? v : "");
+}
+
+static void h_grants(struct call *c)
+{
+	struct evkeyvalq q;
+	const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(c->req));
+	if (evhttp_parse_query_str(query ? query : "", &q) != 0)
+		return set_error(c, 400, "bad_request", "malformed query string");
+	const char *f = evhttp_find_header(&q, "format");
+	struct grants_msg *m = pdp_xcalloc(1, sizeof(*m));
+	if (!f || !pdp_grants_format_parse(pdp_str_c(f), &m->format)) {
+		evhttp_clear_headers(&q);
+		free(m);
+		return set_error(c, 400, "bad_request", "format must be lakeformation, iam or json");
+	}
+	copy_param(&q, "catalog_id", m->catalog_id, sizeof(m->catalog_id));
+	copy_param(&q, "region", m->region, sizeof(m->region));
+	evhttp_clear_headers(&q);
+	m->w = c->w;
+	m->req = c->req;
+	m->policy = pdp_policy_ref(c->policy);
+	m->started = c->started;
+	snprintf(m->request_id, sizeof(m->request_id), "%s", c->request_id);
+	struct timeval zero = { 0, 0 };
+	if (event_base_once(c->w->srv->main_base, -1, EV_TIMEOUT, grants_on_main_cb, m, &zero) != 0) {
+		pdp_policy_unref(m->policy);
+		free(m);
+		return set_error(c, 503, "unavailable", "export could not be started");
+	}
+	c->deferred = true;
+}
+
 static const struct route routes[] = {
+	{ EVHTTP_REQ_GET, "/v1/grants", PDP_ROLE_GRANTS, h_grants },
 	{ EVHTTP_REQ_POST, "/v1/admin/reload", PDP_ROLE_ADMIN, h_reload },
 	{ EVHTTP_REQ_GET, "/v1/audit/checkpoint", PDP_ROLE_AUDIT, h_checkpoint },
 	{ EVHTTP_REQ_POST, "/v1/decision", PDP_ROLE_DECIDE, h_decision },

@@ -362,6 +362,26 @@ def test_admin_reload(port):
     c.close()
 
 
+def test_grants(port):
+    c = Client(port, "admin")
+    st, _, raw, _ = c.req("GET", "/v1/grants?format=json")
+    c.close()
+    with open(os.path.join(TMP, "cli.json"), "w") as f:
+        subprocess.run([PDP, "grants", "export", "--bundle", os.path.join(TMP, "mesh.bundle"), "--format", "json"],
+                       stdout=f, stderr=subprocess.DEVNULL)
+    cli = open(os.path.join(TMP, "cli.json"), "rb").read()
+    check("GET /v1/grants gives the same bytes as pdp grants export", st == 200 and raw.rstrip(b"\n") == cli.rstrip(b"\n"),
+          (st, raw[:120], cli[:120]))
+    c = Client(port, "admin")
+    st, js, _, _ = c.req("GET", "/v1/grants?format=excel")
+    c.close()
+    check("GET /v1/grants with a bad format is 400", st == 400, js)
+    c = Client(port)
+    st, _, _, _ = c.req("GET", "/v1/grants?format=json")
+    c.close()
+    check("GET /v1/grants needs the grants role", st == 403)
+
+
 def test_checkpoint(port):
     c = Client(port, "auditor")
     st, _, raw, _ = c.req("GET", "/v1/audit/checkpoint")
@@ -426,6 +446,7 @@ def main():
         test_metrics(port)
         test_reload(port, proc)
         test_admin_reload(port)
+        test_grants(port)
         test_checkpoint(port)
         test_drain(proc)
         test_audit_log()
