@@ -28,6 +28,8 @@
 #include <unistd.h>
 
 #include "audit_int.h"
+#include "pdp/policy.h"
+#include "pdp/policy.h"
 
 /* ---- base64 (RFC 4648 §4, padded) ---------------------------------------- */
 
@@ -220,16 +222,6 @@ static bool ed25519_sign(EVP_PKEY *k, const void *msg, size_t len, uint8_t sig[6
 	return ok;
 }
 
-static bool ed25519_verify(const uint8_t pub[32], const uint8_t sig[64], const void *msg, size_t len)
-{
-	EVP_PKEY *key = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, 32);
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	bool ok = key && ctx && EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, key) == 1 &&
-		  EVP_DigestVerify(ctx, sig, 64, msg, len) == 1;
-	EVP_MD_CTX_free(ctx);
-	EVP_PKEY_free(key);
-	return ok;
-}
 
 enum pdp_err pdp_audit_note_sign(const pdp_audit_key *k, const char *origin, uint64_t size,
 				 const uint8_t root[32], pdp_buf *out)
@@ -364,7 +356,7 @@ int pdp_audit_note_verify(const pdp_audit_note *note, pdp_str name, const uint8_
 		const pdp_audit_note_sig *s = &note->sigs[i];
 		if (!pdp_str_eq(s->name, name) || memcmp(s->keyid, id, 4) != 0)
 			continue;
-		if (!s->ed25519 || !ed25519_verify(pub, s->sig, note->text.p, note->text.len))
+		if (!s->ed25519 || !pdp_ed25519_verify(pub, s->sig, note->text.p, note->text.len))
 			return -1;
 		found = 1;
 	}

@@ -14,7 +14,7 @@
 
 #include "pdp/yaml.h"
 
-enum ctype { C_STR, C_INT, C_SIZE };
+enum ctype { C_STR, C_INT, C_SIZE, C_BOOL };
 
 struct centry {
 	const char *section; /* NULL = top level */
@@ -50,7 +50,8 @@ static const struct centry table[] = {
 	{ "audit", "fsync", C_STR, OFF(audit_fsync), "always", 0, 0, 0, false },
 	{ "audit", "fsync_interval_ms", C_INT, OFF(audit_fsync_interval_ms), NULL, 200, 1, 60000, false },
 	{ "audit", "segment_max_bytes", C_SIZE, OFF(audit_segment_max), NULL, 64 << 20, 4096, 1LL << 40, false },
-	{ "audit", "checkpoint_every", C_SIZE, OFF(audit_checkpoint_every), NULL, 10000, 1, 1LL << 40, false },
+	{ "audit", "checkpoint_every", C_SIZE, OFF(audit_checkpoint_every), NULL, 10000, 1, 1000000000, false },
+	{ "audit", "new_chain", C_BOOL, OFF(audit_new_chain), NULL, 0, 0, 1, false },
 	{ "audit", "checkpoint_every_ms", C_INT, OFF(audit_checkpoint_every_ms), NULL, 10000, 10, 86400000, false },
 	{ "audit", "queue_max_records", C_SIZE, OFF(audit_queue_max), NULL, 16384, 16, 1 << 24, false },
 	{ "audit", "wait_ms", C_INT, OFF(audit_wait_ms), NULL, 1000, 0, 60000, false },
@@ -69,6 +70,8 @@ static void set_default(pdp_config *c, const struct centry *e)
 		*(char **)base = e->def_str ? pdp_xstrndup(e->def_str, strlen(e->def_str)) : NULL;
 	else if (e->type == C_INT)
 		*(int *)base = (int)e->def_int;
+	else if (e->type == C_BOOL)
+		*(bool *)base = e->def_int != 0;
 	else
 		*(size_t *)base = (size_t)e->def_int;
 }
@@ -84,6 +87,13 @@ static bool set_value(pdp_config *c, const struct centry *e, const pdp_ynode *v,
 			return false;
 		free(*(char **)base);
 		*(char **)base = pdp_xstrndup(s.p, s.len);
+		return true;
+	}
+	if (e->type == C_BOOL) {
+		bool b;
+		if (!pdp_y_bool(v, d, what, &b))
+			return false;
+		*(bool *)base = b;
 		return true;
 	}
 	int64_t x;

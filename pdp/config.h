@@ -30,6 +30,7 @@ typedef struct pdp_config {
 	char *audit_log_id, *audit_key, *audit_fsync, *audit_witness_dir, *audit_hmac_key;
 	int audit_fsync_interval_ms, audit_checkpoint_every_ms, audit_wait_ms, audit_fail_timeout_ms;
 	size_t audit_segment_max, audit_checkpoint_every, audit_queue_max;
+	bool audit_new_chain;        /* a corrupt log: start a new chain naming the old head */
 } pdp_config;
 
 /* Reads the YAML file; every problem goes to d with its position. */

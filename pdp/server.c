@@ -373,6 +373,7 @@ static int open_audit(pdp_server *s, const char *revision)
 	ac.checkpoint_every_ms = (unsigned)c->audit_checkpoint_every_ms;
 	ac.queue_max_records = c->audit_queue_max;
 	ac.fail_timeout_ms = (unsigned)c->audit_fail_timeout_ms;
+	ac.new_chain = c->audit_new_chain;
 	ac.witness_dir = c->audit_witness_dir;
 	ac.hmac_key = c->audit_hmac_key;
 	char start[160];

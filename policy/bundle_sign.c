@@ -15,7 +15,7 @@
 
 #include "bundle_int.h"
 
-static bool ed25519_verify(const uint8_t *pub, const uint8_t *sig, const uint8_t *msg, size_t len)
+bool pdp_ed25519_verify(const uint8_t pub[32], const uint8_t sig[64], const void *msg, size_t len)
 {
 	EVP_PKEY *key = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, 32);
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -44,7 +44,7 @@ enum pdp_err pdp_bundle_check_signature(const uint8_t *data, size_t len, size_t 
 		why = "bundle has a malformed signature trailer";
 	else if (pubkey && CRYPTO_memcmp(t + 4, pubkey, 32) != 0)
 		why = "bundle is signed by a different key than the one configured";
-	else if (!ed25519_verify(t + 4, t + 36, data, signed_len))
+	else if (!pdp_ed25519_verify(t + 4, t + 36, data, signed_len))
 		why = "bundle signature does not verify";
 	if (!why)
 		return PDP_OK;

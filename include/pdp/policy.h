@@ -50,6 +50,8 @@ PDP_MUST_USE enum pdp_err pdp_bundle_load_file(const char *path,
  * key_path to an unsigned bundle (docs/bundle-format.md). */
 PDP_MUST_USE enum pdp_err pdp_bundle_sign(pdp_buf *bundle, const char *key_path,
 					  pdp_buf *errmsg);
+/* Verifies a pure Ed25519 signature (RFC 8032) with a raw public key. */
+bool pdp_ed25519_verify(const uint8_t pub[32], const uint8_t sig[64], const void *msg, size_t len);
 /* Reads an Ed25519 public key (PEM public or private key file). */
 PDP_MUST_USE enum pdp_err pdp_key_load_public(const char *path, uint8_t ret_pub[32],
 					      pdp_buf *errmsg);
