@@ -62,3 +62,11 @@ test-reload: $(PDP)
 
 bench-reload: $(PDP) $(O)/bench/loadgen certs
 	@tests/bench/bench_reload.sh $(PDP) $(O)/bench/loadgen
+
+# The same integration suite against the server built with ASan + UBSan
+# (any report aborts the server, and a leak at exit fails the drain check).
+TEST_TARGETS += test-server-asan
+.PHONY: test-server-asan
+test-server-asan:
+	@$(MAKE) --no-print-directory SANITIZER=address,undefined build-address-undefined/pdp
+	@tests/run_suite.sh server-asan /usr/bin/python3 tests/integration/test_server.py build-address-undefined/pdp
