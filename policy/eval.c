@@ -149,9 +149,17 @@ static void collect_entries(struct ctx *c)
 	const pdp_rt_product *prod = c->prod;
 	c->grants = pdp_arena_array(c->a, prod->ngrants + 1, sizeof(*c->grants));
 	c->denies = pdp_arena_array(c->a, prod->ndenies + 1, sizeof(*c->denies));
-	collect_key(c, PDP_TO_SUBJECT, pdp_rt_sid(c->p, c->req->subject_id));
-	if (c->req->has_domain)
-		collect_key(c, PDP_TO_DOMAIN, pdp_rt_sid(c->p, c->req->subject_domain));
+	pdp_sid id = pdp_rt_sid(c->p, c->req->subject_id);
+	pdp_sid dom = c->req->has_domain ? pdp_rt_sid(c->p, c->req->subject_domain) : 0;
+	/* the index is large and probed at random: start every probe's load
+	 * first, so the cache misses overlap instead of adding up */
+	const pdp_u64map *ix = &c->p->subject_index;
+	pdp_u64map_prefetch(ix, pdp_rt_index_key(c->prod_idx, PDP_TO_SUBJECT, id));
+	pdp_u64map_prefetch(ix, pdp_rt_index_key(c->prod_idx, PDP_TO_DOMAIN, dom));
+	for (uint32_t i = 0; i < c->ngroups; i++)
+		pdp_u64map_prefetch(ix, pdp_rt_index_key(c->prod_idx, PDP_TO_GROUP, c->groups[i]));
+	collect_key(c, PDP_TO_SUBJECT, id);
+	collect_key(c, PDP_TO_DOMAIN, dom);
 	for (uint32_t i = 0; i < c->ngroups; i++)
 		collect_key(c, PDP_TO_GROUP, c->groups[i]);
 	sort_entries(c->grants, c->ngrants); /* policy order */
@@ -441,6 +449,9 @@ enum pdp_err pdp_eval_decide(const pdp_policy *p, const pdp_request *req, pdp_ar
 		return PDP_OK;
 	}
 	c.prod_idx = (uint32_t)(c.prod - p->products);
+	__builtin_prefetch(c.prod->cols);
+	__builtin_prefetch(c.prod->col_sids);
+	__builtin_prefetch(c.prod->rules);
 	resolve_groups(&c);
 	resolve_membership(&c);
 	collect_entries(&c);

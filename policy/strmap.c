@@ -174,3 +174,9 @@ bool pdp_u64map_get(const pdp_u64map *m, uint64_t key, uint32_t *ret)
 	*ret = s->val;
 	return true;
 }
+
+void pdp_u64map_prefetch(const pdp_u64map *m, uint64_t key)
+{
+	if (m->cap)
+		__builtin_prefetch(&m->slots[mix64(key + 1) & (m->cap - 1)]);
+}

@@ -53,5 +53,8 @@ void pdp_u64map_done(pdp_u64map *m);
 /* Returns a pointer to the value slot for key, inserting `init` if new. */
 uint32_t *pdp_u64map_slot(pdp_u64map *m, uint64_t key, uint32_t init);
 bool pdp_u64map_get(const pdp_u64map *m, uint64_t key, uint32_t *ret);
+/* Starts loading key's first slot into the cache (lookups that follow
+ * overlap their memory latency). */
+void pdp_u64map_prefetch(const pdp_u64map *m, uint64_t key);
 
 #endif
