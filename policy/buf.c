@@ -130,6 +130,16 @@ enum pdp_err pdp_buf_printf(pdp_buf *b, const char *fmt, ...)
 	return e;
 }
 
+void pdp_buf_errf(pdp_buf *b, const char *fmt, ...)
+{
+	if (!b)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	pdp_ignore(pdp_buf_vprintf(b, fmt, ap)); /* best effort, documented */
+	va_end(ap);
+}
+
 static const char hexdig[] = "0123456789abcdef";
 
 enum pdp_err pdp_buf_add_json_str(pdp_buf *b, pdp_str s)

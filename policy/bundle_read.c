@@ -379,16 +379,6 @@ static void rd_products(struct rd *r)
 	}
 }
 
-static void errf(pdp_buf *errmsg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void errf(pdp_buf *errmsg, const char *fmt, ...)
-{
-	if (!errmsg)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	pdp_ignore(pdp_buf_vprintf(errmsg, fmt, ap)); /* a message too long is cut */
-	va_end(ap);
-}
 
 static uint64_t get_u64(const uint8_t *p)
 {
@@ -409,15 +399,15 @@ static enum pdp_err check_envelope(const uint8_t *data, size_t len, const pdp_bu
 {
 	size_t max = opts && opts->max_size ? opts->max_size : PDP_BUNDLE_MAX_SIZE;
 	if (len > max) {
-		errf(errmsg, "bundle larger than %zu bytes", max);
+		pdp_buf_errf(errmsg, "bundle larger than %zu bytes", max);
 		PDP_BAIL(PDP_E_LIMIT);
 	}
 	if (len < PDP_BUNDLE_HEADER || memcmp(data, PDP_BUNDLE_MAGIC, 8) != 0) {
-		errf(errmsg, "not a meshpdp bundle (bad magic)");
+		pdp_buf_errf(errmsg, "not a meshpdp bundle (bad magic)");
 		PDP_BAIL(PDP_E_CORRUPT);
 	}
 	if (get_u32(data + 8) != PDP_BUNDLE_VERSION || get_u32(data + 12) != 0) {
-		errf(errmsg, "unsupported bundle format version %u flags %u", get_u32(data + 8),
+		pdp_buf_errf(errmsg, "unsupported bundle format version %u flags %u", get_u32(data + 8),
 		     get_u32(data + 12));
 		PDP_BAIL(PDP_E_CORRUPT);
 	}
@@ -425,7 +415,7 @@ static enum pdp_err check_envelope(const uint8_t *data, size_t len, const pdp_bu
 	size_t rest = len - PDP_BUNDLE_HEADER;
 	bool has_sig = rest >= PDP_BUNDLE_TRAILER && body_len == rest - PDP_BUNDLE_TRAILER;
 	if (body_len != rest && !has_sig) {
-		errf(errmsg, "bundle truncated or has trailing bytes (body %llu bytes, file has %zu)",
+		pdp_buf_errf(errmsg, "bundle truncated or has trailing bytes (body %llu bytes, file has %zu)",
 		     (unsigned long long)body_len, rest);
 		PDP_BAIL(PDP_E_CORRUPT);
 	}
@@ -433,7 +423,7 @@ static enum pdp_err check_envelope(const uint8_t *data, size_t len, const pdp_bu
 	unsigned int dlen = 0;
 	if (!EVP_Digest(data + PDP_BUNDLE_HEADER, (size_t)body_len, digest, &dlen, EVP_sha256(), NULL) ||
 	    CRYPTO_memcmp(digest, data + 24, 32) != 0) {
-		errf(errmsg, "bundle body does not match its revision digest (corrupt)");
+		pdp_buf_errf(errmsg, "bundle body does not match its revision digest (corrupt)");
 		PDP_BAIL(PDP_E_CORRUPT);
 	}
 	PDP_TRY(pdp_bundle_check_signature(data, len, (size_t)body_len, has_sig,
@@ -464,7 +454,7 @@ static enum pdp_err parse_body(struct rd *r, pdp_buf *errmsg)
 	if (!r->bad && r->off != r->len)
 		rd_fail(r, "trailing bytes");
 	if (r->bad) {
-		errf(errmsg, "corrupt bundle body at offset %zu (reading %s)",
+		pdp_buf_errf(errmsg, "corrupt bundle body at offset %zu (reading %s)",
 		     r->fail_off + PDP_BUNDLE_HEADER, r->what);
 		PDP_BAIL(PDP_E_CORRUPT);
 	}
@@ -502,7 +492,7 @@ enum pdp_err pdp_bundle_load_file(const char *path, const pdp_bundle_opts *opts,
 	size_t len = 0;
 	enum pdp_err e = pdp_file_read(path, max, &data, &len);
 	if (e != PDP_OK) {
-		errf(errmsg, "cannot read bundle %s: %s", path,
+		pdp_buf_errf(errmsg, "cannot read bundle %s: %s", path,
 		     e == PDP_E_LIMIT ? "too large" : "cannot open or read the file");
 		return e;
 	}

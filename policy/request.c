@@ -13,16 +13,6 @@
 
 #include "pdp/eval.h"
 
-static void errf(pdp_buf *errmsg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void errf(pdp_buf *errmsg, const char *fmt, ...)
-{
-	if (!errmsg)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	pdp_ignore(pdp_buf_vprintf(errmsg, fmt, ap)); /* best effort message */
-	va_end(ap);
-}
 
 bool pdp_json_depth_ok(const char *s, size_t len, size_t max)
 {
@@ -57,7 +47,7 @@ static bool keys_known(const json_t *o, const char *const *keys, const char *wha
 		for (size_t i = 0; keys[i] && !ok; i++)
 			ok = !strcmp(k, keys[i]);
 		if (!ok) {
-			errf(errmsg, "unknown key '%s' in %s", k, what);
+			pdp_buf_errf(errmsg, "unknown key '%s' in %s", k, what);
 			return false;
 		}
 	}
@@ -70,16 +60,16 @@ static bool get_str(const json_t *o, const char *key, bool required, const pdp_r
 	const json_t *v = json_object_get(o, key);
 	if (!v) {
 		if (required)
-			errf(errmsg, "missing %s.%s", what, key);
+			pdp_buf_errf(errmsg, "missing %s.%s", what, key);
 		return !required;
 	}
 	if (!json_is_string(v)) {
-		errf(errmsg, "%s.%s must be a string", what, key);
+		pdp_buf_errf(errmsg, "%s.%s must be a string", what, key);
 		return false;
 	}
 	size_t n = json_string_length(v);
 	if (n > lim->max_string) {
-		errf(errmsg, "%s.%s is longer than %zu bytes", what, key, lim->max_string);
+		pdp_buf_errf(errmsg, "%s.%s is longer than %zu bytes", what, key, lim->max_string);
 		return false;
 	}
 	*ret = pdp_arena_str(a, (pdp_str){ json_string_value(v), n });
@@ -92,19 +82,19 @@ static bool get_strlist(const json_t *v, size_t max, const pdp_request_limits *l
 			pdp_str **ret, size_t *ret_n, const char *what, pdp_buf *errmsg)
 {
 	if (!json_is_array(v)) {
-		errf(errmsg, "%s must be a list of strings", what);
+		pdp_buf_errf(errmsg, "%s must be a list of strings", what);
 		return false;
 	}
 	size_t n = json_array_size(v);
 	if (n > max) {
-		errf(errmsg, "%s has more than %zu entries", what, max);
+		pdp_buf_errf(errmsg, "%s has more than %zu entries", what, max);
 		return false;
 	}
 	pdp_str *out = pdp_arena_array(a, n + 1, sizeof(*out));
 	for (size_t i = 0; i < n; i++) {
 		const json_t *s = json_array_get(v, i);
 		if (!json_is_string(s) || json_string_length(s) > lim->max_string) {
-			errf(errmsg, "%s[%zu] must be a string of at most %zu bytes", what, i, lim->max_string);
+			pdp_buf_errf(errmsg, "%s[%zu] must be a string of at most %zu bytes", what, i, lim->max_string);
 			return false;
 		}
 		out[i] = pdp_arena_str(a, (pdp_str){ json_string_value(s), json_string_length(s) });
@@ -119,7 +109,7 @@ static bool read_subject(const json_t *s, const pdp_request_limits *lim, pdp_are
 {
 	static const char *const keys[] = { "id", "domain", "groups", "attributes", NULL };
 	if (!json_is_object(s)) {
-		errf(errmsg, "subject must be an object");
+		pdp_buf_errf(errmsg, "subject must be an object");
 		return false;
 	}
 	if (!keys_known(s, keys, "subject", errmsg) ||
@@ -127,7 +117,7 @@ static bool read_subject(const json_t *s, const pdp_request_limits *lim, pdp_are
 	    !get_str(s, "domain", false, lim, a, &r->subject_domain, &r->has_domain, "subject", errmsg))
 		return false;
 	if (r->subject_id.len == 0) {
-		errf(errmsg, "subject.id must not be empty");
+		pdp_buf_errf(errmsg, "subject.id must not be empty");
 		return false;
 	}
 	const json_t *g = json_object_get(s, "groups");
@@ -135,7 +125,7 @@ static bool read_subject(const json_t *s, const pdp_request_limits *lim, pdp_are
 		return false;
 	const json_t *at = json_object_get(s, "attributes");
 	if (at && !json_is_object(at)) {
-		errf(errmsg, "subject.attributes must be an object");
+		pdp_buf_errf(errmsg, "subject.attributes must be an object");
 		return false;
 	}
 	return true;
@@ -146,7 +136,7 @@ static bool read_resource(const json_t *o, const pdp_request_limits *lim, pdp_ar
 {
 	static const char *const keys[] = { "product", "columns", NULL };
 	if (!json_is_object(o)) {
-		errf(errmsg, "resource must be an object");
+		pdp_buf_errf(errmsg, "resource must be an object");
 		return false;
 	}
 	if (!keys_known(o, keys, "resource", errmsg) ||
@@ -158,7 +148,7 @@ static bool read_resource(const json_t *o, const pdp_request_limits *lim, pdp_ar
 	if (!get_strlist(c, lim->max_columns, lim, a, &r->columns, &r->ncolumns, "resource.columns", errmsg))
 		return false;
 	if (r->ncolumns == 0) {
-		errf(errmsg, "resource.columns must not be empty (omit it for all columns)");
+		pdp_buf_errf(errmsg, "resource.columns must not be empty (omit it for all columns)");
 		return false;
 	}
 	r->has_columns = true;
@@ -177,7 +167,7 @@ static bool read_time(const json_t *t, pdp_request *r, pdp_buf *errmsg)
 		r->has_time = true;
 		return true;
 	}
-	errf(errmsg, "context.time must be an RFC 3339 time (2026-06-01T12:00:00Z), a date or epoch seconds");
+	pdp_buf_errf(errmsg, "context.time must be an RFC 3339 time (2026-06-01T12:00:00Z), a date or epoch seconds");
 	return false;
 }
 
@@ -185,7 +175,7 @@ static bool read_context(const json_t *o, const pdp_request_limits *lim, pdp_are
 			 pdp_request *r, pdp_buf *errmsg)
 {
 	if (!json_is_object(o)) {
-		errf(errmsg, "context must be an object");
+		pdp_buf_errf(errmsg, "context must be an object");
 		return false;
 	}
 	if (!get_str(o, "purpose", false, lim, a, &r->purpose, &r->has_purpose, "context", errmsg))
@@ -195,7 +185,7 @@ static bool read_context(const json_t *o, const pdp_request_limits *lim, pdp_are
 	if (!get_str(o, "dialect", false, lim, a, &dialect, &has_dialect, "context", errmsg))
 		return false;
 	if (has_dialect && !pdp_dialect_parse(dialect, &r->dialect)) {
-		errf(errmsg, "context.dialect must be postgres, trino or spark");
+		pdp_buf_errf(errmsg, "context.dialect must be postgres, trino or spark");
 		return false;
 	}
 	const json_t *t = json_object_get(o, "time");
@@ -210,14 +200,14 @@ enum pdp_err pdp_request_from_json(const json_t *obj, const pdp_request_limits *
 	lim = lim ? lim : &defaults;
 	pdp_request r = { 0 };
 	if (!json_is_object(obj)) {
-		errf(errmsg, "a request must be a JSON object");
+		pdp_buf_errf(errmsg, "a request must be a JSON object");
 		PDP_BAIL(PDP_E_INVALID);
 	}
 	PDP_ENSURE(keys_known(obj, keys, "request", errmsg), PDP_E_INVALID);
 	const json_t *s = json_object_get(obj, "subject"), *res = json_object_get(obj, "resource");
 	const json_t *ctx = json_object_get(obj, "context");
 	if (!s || !res) {
-		errf(errmsg, "missing %s", !s ? "subject" : "resource");
+		pdp_buf_errf(errmsg, "missing %s", !s ? "subject" : "resource");
 		PDP_BAIL(PDP_E_INVALID);
 	}
 	PDP_ENSURE(read_subject(s, lim, a, &r, errmsg), PDP_E_INVALID);
@@ -225,7 +215,7 @@ enum pdp_err pdp_request_from_json(const json_t *obj, const pdp_request_limits *
 	PDP_ENSURE(get_str(obj, "action", true, lim, a, &action, NULL, "request", errmsg), PDP_E_INVALID);
 	r.action = pdp_action_parse(action);
 	if (!r.action) {
-		errf(errmsg, "unknown action '%.*s' (describe, read or write)", (int)action.len, action.p);
+		pdp_buf_errf(errmsg, "unknown action '%.*s' (describe, read or write)", (int)action.len, action.p);
 		PDP_BAIL(PDP_E_INVALID);
 	}
 	PDP_ENSURE(read_resource(res, lim, a, &r, errmsg), PDP_E_INVALID);
@@ -240,13 +230,13 @@ enum pdp_err pdp_request_parse(const char *json, size_t len, const pdp_request_l
 	static const pdp_request_limits defaults = PDP_REQUEST_LIMITS_DEFAULT;
 	lim = lim ? lim : &defaults;
 	if (!pdp_json_depth_ok(json, len, lim->max_depth)) {
-		errf(errmsg, "JSON nested deeper than %zu levels", lim->max_depth);
+		pdp_buf_errf(errmsg, "JSON nested deeper than %zu levels", lim->max_depth);
 		PDP_BAIL(PDP_E_LIMIT);
 	}
 	json_error_t jerr;
 	json_t *obj = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!obj) {
-		errf(errmsg, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+		pdp_buf_errf(errmsg, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
 		PDP_BAIL(PDP_E_PARSE);
 	}
 	enum pdp_err e = pdp_request_from_json(obj, lim, a, ret, errmsg);

@@ -54,6 +54,9 @@ PDP_MUST_USE enum pdp_err pdp_buf_printf(pdp_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 PDP_MUST_USE enum pdp_err pdp_buf_vprintf(pdp_buf *b, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
+/* For optional message buffers: appends the formatted text when b is not
+ * NULL; a message too long for b's cap is dropped (best effort). */
+void pdp_buf_errf(pdp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s as a JSON string literal, quotes included. */
 PDP_MUST_USE enum pdp_err pdp_buf_add_json_str(pdp_buf *b, pdp_str s);
 /* Hands the bytes to the caller (free() them); the buffer is left empty. */
