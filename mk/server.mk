@@ -62,3 +62,19 @@ test-reload: $(PDP)
 
 bench-reload: $(PDP) $(O)/bench/loadgen certs
 	@tests/bench/bench_reload.sh $(PDP) $(O)/bench/loadgen
+
+# Connection-level abuse: hang-ups before the reply, pipelining, garbage on
+# the TLS port, abandoned handshakes, the connection cap, SIGTERM under fire.
+TEST_TARGETS += test-abuse
+.PHONY: test-abuse
+test-abuse: $(PDP)
+	@tests/run_suite.sh abuse /usr/bin/python3 tests/integration/test_abuse.py $(PDP)
+
+# The integration and CLI suites again, against pdp built with ASan+UBSan;
+# any sanitizer report (leaks at exit included) is a failure.
+SAN_PDP := build-address-undefined/pdp
+TEST_TARGETS += test-sanitized
+.PHONY: test-sanitized
+test-sanitized:
+	@$(MAKE) --no-print-directory SANITIZER=address,undefined all
+	@tests/run_suite.sh sanitized tests/integration/sanitized.sh $(SAN_PDP)
