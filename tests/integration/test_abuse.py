@@ -335,11 +335,20 @@ def test_drain_under_fire(port, proc):
     # two admin connections kept alive across the signal: their requests
     # arrive during the drain, when the main loop no longer runs
     late = [tls_sock(port, "admin"), tls_sock(port, "admin")]
-    for s in late:
+    probe = tls_sock(port, "admin")
+    for s in late + [probe]:
         s.sendall(http_req("GET", "/v1/health"))
         read_responses(s, 1)
     proc.send_signal(signal.SIGTERM)
-    time.sleep(0.05)
+    # /v1/ready turns 503 once the server drains (workers keep serving the
+    # open connections for a short grace): then the two requests go out
+    for _ in range(400):
+        probe.sendall(http_req("GET", "/v1/ready"))
+        got = read_responses(probe, 1)
+        if not got or got[0][0] != 200:
+            break
+        time.sleep(0.005)
+    probe.close()
     late[0].sendall(http_req("GET", "/v1/grants?format=json"))
     late[1].sendall(http_req("POST", "/v1/admin/reload", "{}"))
     late_answers = [read_responses(s, 1) for s in late]
