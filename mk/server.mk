@@ -75,6 +75,12 @@ test-abuse: $(PDP)
 SAN_PDP := build-address-undefined/pdp
 TEST_TARGETS += test-sanitized
 .PHONY: test-sanitized
-test-sanitized:
+test-sanitized: $(O)/bench/loadgen
 	@$(MAKE) --no-print-directory SANITIZER=address,undefined all
-	@tests/run_suite.sh sanitized tests/integration/sanitized.sh $(SAN_PDP)
+	@tests/run_suite.sh sanitized tests/integration/sanitized.sh $(SAN_PDP) $(O)/bench/loadgen
+
+# 64 connections (single and batch) while SIGHUP alternates two revisions.
+TEST_TARGETS += test-load
+.PHONY: test-load
+test-load: $(PDP) $(O)/bench/loadgen
+	@tests/run_suite.sh load /usr/bin/python3 tests/integration/test_load.py $(PDP) $(O)/bench/loadgen

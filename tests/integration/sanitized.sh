@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# sanitized.sh PDP -- the server's integration suites and the CLI suites,
+# sanitized.sh PDP LOADGEN -- the server's integration suites and the CLI suites,
 # run against a pdp built with SANITIZER=address,undefined (`make
 # test-sanitized`, part of `make test`).
 #
@@ -16,7 +16,8 @@
 # the quarantine size to its RSS allowance and says so.
 # Prints `N passed, N failed`.
 set -u
-PDP=$(realpath "${1:?usage: sanitized.sh PDP}")
+PDP=$(realpath "${1:?usage: sanitized.sh PDP LOADGEN}")
+LOADGEN=$(realpath "${2:?usage: sanitized.sh PDP LOADGEN}") # a plain build: only the server is under test
 REPORTS=$(mktemp -d)
 trap 'rm -rf "$REPORTS"' EXIT
 pass=0 fail=0
@@ -52,6 +53,7 @@ run_one() {
 PY=/usr/bin/python3
 run_one server "" $PY tests/integration/test_server.py "$PDP"
 run_one abuse "" $PY tests/integration/test_abuse.py "$PDP"
+run_one load "" $PY tests/integration/test_load.py "$PDP" "$LOADGEN"
 run_one reload "quarantine_size_mb=16" $PY tests/integration/test_reload.py "$PDP"
 run_one backpressure "" $PY tests/integration/test_backpressure.py "$PDP"
 run_one crash "" $PY tests/integration/test_crash.py "$PDP"
