@@ -281,7 +281,7 @@ static void rd_entry(struct rd *r, const pdp_rt_product *prod, pdp_rt_entry *e)
 	e->to_kind = (uint8_t)rd_index(r, 3, "entry to");
 	e->to = rd_sid(r, "entry to");
 	uint32_t actions = rd_u32(r, "entry actions");
-	if (actions == 0 || actions & ~(uint32_t)PDP_ACT_ALL)
+	if (actions & ~(uint32_t)PDP_ACT_ALL) /* 0 is legal: `actions: []` never matches */
 		rd_fail(r, "entry actions");
 	e->actions = (uint8_t)actions;
 	uint32_t flags = rd_u32(r, "entry flags");

@@ -157,7 +157,7 @@ static bool read_resource(const json_t *o, const pdp_request_limits *lim, pdp_ar
 
 static bool read_time(const json_t *t, pdp_request *r, pdp_buf *errmsg)
 {
-	if (json_is_integer(t)) {
+	if (json_is_integer(t) && json_integer_value(t) >= 0) {
 		r->time = (int64_t)json_integer_value(t);
 		r->has_time = true;
 		return true;
@@ -167,7 +167,7 @@ static bool read_time(const json_t *t, pdp_request *r, pdp_buf *errmsg)
 		r->has_time = true;
 		return true;
 	}
-	pdp_buf_errf(errmsg, "context.time must be an RFC 3339 time (2026-06-01T12:00:00Z), a date or epoch seconds");
+	pdp_buf_errf(errmsg, "context.time must be an RFC 3339 time (2026-06-01T12:00:00Z), a date or epoch seconds (>= 0)");
 	return false;
 }
 
@@ -289,9 +289,12 @@ bool pdp_parse_time(pdp_str s, int64_t *ret)
 	if (h < 0 || h > 23 || m < 0 || m > 59 || sec < 0 || sec > 60)
 		return false;
 	size_t i = 19;
-	if (s.p[i] == '.') {
-		for (i++; i < s.len && s.p[i] >= '0' && s.p[i] <= '9'; i++)
+	if (s.p[i] == '.') { /* a fraction has at least one digit */
+		size_t first = ++i;
+		for (; i < s.len && s.p[i] >= '0' && s.p[i] <= '9'; i++)
 			;
+		if (i == first)
+			return false;
 	}
 	int64_t off = 0;
 	if (i + 1 == s.len && (s.p[i] == 'Z' || s.p[i] == 'z')) {

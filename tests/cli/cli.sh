@@ -32,6 +32,29 @@ check "compile reports all errors with positions" \
 	test "$(grep -c 'order_events.yaml:[0-9]*:[0-9]*: error:' "$T/err")" -ge 2
 check "compile with errors writes no bundle" test ! -e "$T/nb"
 
+# a grant with `actions: []` is only a warning for check, so compile must
+# accept it too (it never matches)
+cp -r "$MESH" "$T/noact"
+cat >> "$T/noact/domains/orders/products/order_events.yaml" <<'YAML'
+  - to: {group: finance-analysts}
+    actions: []
+    columns: [event_id]
+YAML
+sed -i 's/^deny:/deny_tmp:/' "$T/noact/domains/orders/products/order_events.yaml"
+python3 - "$T/noact/domains/orders/products/order_events.yaml" <<'PY'
+import sys
+p = sys.argv[1]
+s = open(p).read()
+# move the appended grant into the grants list (before deny_tmp:)
+tail = s[s.rindex("  - to: {group: finance-analysts}\n    actions: []"):]
+s = s[: s.rindex(tail)]
+s = s.replace("deny_tmp:", tail + "deny:", 1)
+open(p, "w").write(s)
+PY
+"$PDP" compile "$T/noact" -o "$T/noact.bundle" >/dev/null 2>"$T/err"
+check "a grant with no actions compiles (check warns)" test $? = 0
+check "and check said so" grep -q 'no actions' "$T/err"
+
 # eval: one request, JSON lines, rejected requests, time
 out=$(echo "$REQ" | "$PDP" eval --bundle "$T/b" --time 2026-06-01 -)
 check "eval answers allow" grep -q '"decision":"allow"' <<<"$out"

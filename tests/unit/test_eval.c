@@ -238,6 +238,7 @@ static void test_parse_time(void **state)
 	assert_false(pdp_parse_time(PDP_STR("2026-02-30"), &t));
 	assert_false(pdp_parse_time(PDP_STR("2026-06-01T25:00:00Z"), &t));
 	assert_false(pdp_parse_time(PDP_STR("2026-06-01T10:00:00"), &t));
+	assert_false(pdp_parse_time(PDP_STR("2026-06-01T00:00:00.Z"), &t)); /* a fraction needs a digit */
 }
 
 #define NTHREADS 4
