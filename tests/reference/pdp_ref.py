@@ -27,6 +27,7 @@ Ownership: plain Python objects, nothing shared between calls.
 import datetime as dt
 import json
 import os
+import re
 import sys
 
 import yaml
@@ -37,6 +38,7 @@ except AttributeError:  # PyYAML without libyaml
     _Loader = yaml.BaseLoader
 
 ACTIONS = ("describe", "read", "write")
+DIALECTS = ("postgres", "trino", "spark")
 # SPEC 3 step 3: weakest to strongest; show_first_4 = show_last_4.
 MASK_STRENGTH = {"year_only": 0, "show_first_4": 1, "show_last_4": 1,
                  "email_domain": 2, "hash": 3, "redact": 4, "nullify": 5}
@@ -238,19 +240,50 @@ def load_policy(root):
 
 # ---------------------------------------------------------------- requests
 
-def parse_time(text):
-    """YYYY-MM-DD (00:00:00Z) or RFC 3339 with Z or an offset."""
-    if not isinstance(text, str):
+_RFC3339 = re.compile(r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?"
+                     r"([Zz]|[+-]\d{2}:\d{2})")
+
+
+def parse_time(value):
+    """A decision time: YYYY-MM-DD (00:00:00Z) or an RFC 3339 date-time
+    (section 5.6: T or t, seconds required, optional fraction of at least
+    one digit, Z or a numeric offset; second 60 for a leap second).
+    READING: pdp also takes integer epoch seconds; so does this, from 0."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 0:
+            raise BadRequest("time before 1970")
+        return dt.datetime.fromtimestamp(value, UTC)
+    if not isinstance(value, str):
         raise BadRequest("time must be a string")
     try:
-        if len(text) == 10:
-            return _date(text)
-        t = dt.datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
-    except ValueError:
-        raise BadRequest("bad time %r" % text)
-    if t.tzinfo is None:
-        raise BadRequest("time needs Z or an offset: %r" % text)
-    return t.astimezone(UTC)
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            t = _date(value)
+        else:
+            m = _RFC3339.fullmatch(value)
+            if not m:
+                raise ValueError
+            y, mo, d, h, mi, sec = (int(x) for x in m.groups()[:6])
+            if sec > 60:
+                raise ValueError
+            leap = sec == 60
+            t = dt.datetime(y, mo, d, h, mi, 59 if leap else sec)
+            if leap:
+                t += dt.timedelta(seconds=1)
+            if m.group(7):
+                t += dt.timedelta(microseconds=int(float("0" + m.group(7)) * 1e6))
+            z = m.group(8)
+            if z in ("Z", "z"):
+                off = dt.timedelta(0)
+            else:
+                off = dt.timedelta(hours=int(z[1:3]), minutes=int(z[4:6]))
+                if z[0] == "-":
+                    off = -off
+            t = (t - off).replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        raise BadRequest("bad time %r" % value)
+    if t.year < 1970:
+        raise BadRequest("time before 1970")
+    return t
 
 
 class Subject:
@@ -258,11 +291,13 @@ class Subject:
         if not isinstance(doc, dict):
             raise BadRequest("subject must be an object")
         _no_unknown(doc, ("id", "domain", "groups", "attributes"), "subject")
+        # READING (request schema, SPEC 4): an explicit null is a wrong type,
+        # not an absent key; subject.id must not be empty.
         self.id = doc.get("id")
-        if not isinstance(self.id, str):
-            raise BadRequest("subject.id must be a string")
+        if not isinstance(self.id, str) or not self.id:
+            raise BadRequest("subject.id must be a non-empty string")
         self.domain = doc.get("domain")
-        if self.domain is not None and not isinstance(self.domain, str):
+        if "domain" in doc and not isinstance(self.domain, str):
             raise BadRequest("subject.domain must be a string")
         groups = doc.get("groups", [])
         if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
@@ -301,7 +336,7 @@ class Ctx:
         if not isinstance(self.product_name, str):
             raise BadRequest("resource.product must be a string")
         cols = res.get("columns")
-        if cols is not None:
+        if "columns" in res:
             if not isinstance(cols, list) or not all(isinstance(c, str) for c in cols):
                 raise BadRequest("resource.columns must be a list of strings")
             if not cols:                     # SPEC 3.1: explicit empty list -> 400
@@ -313,14 +348,18 @@ class Ctx:
         if not isinstance(context, dict):
             raise BadRequest("context must be an object")
         self.purpose = context.get("purpose")
-        if self.purpose is not None:
+        if "purpose" in context:
             if not isinstance(self.purpose, str):
                 raise BadRequest("context.purpose must be a string")
             # READING: an undeclared purpose is an error (SPEC 2.3 "any
             # declared purpose"; a typo must not match purpose-free grants).
             if self.purpose not in policy.purposes:
                 raise BadRequest("unknown purpose %r" % self.purpose)
-        self.context_time = context.get("time")
+        if "time" in context:
+            # READING: validated even when --time overrides it.
+            parse_time(context["time"])
+        if "dialect" in context and context["dialect"] not in DIALECTS:
+            raise BadRequest("context.dialect must be postgres, trino or spark")
         self.product = policy.products.get(self.product_name)
         if self.product is not None:
             # SPEC 3.1: cross_domain is subject.domain != product domain.
@@ -479,13 +518,20 @@ def answer(policy, req, override_time):
 
 # ---------------------------------------------------------------- CLI
 
+def _no_duplicates(pairs):
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("duplicate object key")
+    return dict(pairs)
+
+
 def _cmd_eval(argv):
     import argparse
     ap = argparse.ArgumentParser(prog="pdp_ref.py eval")
     ap.add_argument("policy_dir")
     ap.add_argument("--time")
     ap.add_argument("file", nargs="?", default="-")
-    a = ap.parse_args(argv)
+    a = ap.parse_intermixed_args(argv)
     policy = load_policy(a.policy_dir)
     t = parse_time(a.time) if a.time else None
     f = sys.stdin if a.file == "-" else open(a.file, encoding="utf-8")
@@ -495,7 +541,7 @@ def _cmd_eval(argv):
         if not line.strip():
             continue
         try:
-            req = json.loads(line)
+            req = json.loads(line, object_pairs_hook=_no_duplicates)
         except ValueError as e:
             resp = {"error": {"code": "bad_request", "message": "bad JSON: %s" % e}}
         else:
