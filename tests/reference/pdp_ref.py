@@ -519,10 +519,25 @@ def answer(policy, req, override_time):
 # ---------------------------------------------------------------- CLI
 
 def _no_duplicates(pairs):
+    """READING: duplicate keys make a request ambiguous: bad JSON."""
     keys = [k for k, _ in pairs]
     if len(set(keys)) != len(keys):
         raise ValueError("duplicate object key")
     return dict(pairs)
+
+
+def _no_nul(v):
+    """READING: a NUL character (\\u0000) in any string is bad JSON."""
+    if isinstance(v, str):
+        if "\0" in v:
+            raise ValueError("NUL in a string")
+    elif isinstance(v, dict):
+        for k, x in v.items():
+            _no_nul(k)
+            _no_nul(x)
+    elif isinstance(v, list):
+        for x in v:
+            _no_nul(x)
 
 
 def _cmd_eval(argv):
@@ -535,13 +550,20 @@ def _cmd_eval(argv):
     policy = load_policy(a.policy_dir)
     t = parse_time(a.time) if a.time else None
     f = sys.stdin if a.file == "-" else open(a.file, encoding="utf-8")
+    text = f.read()
+    try:   # one (possibly pretty-printed) request, else JSON lines
+        json.loads(text)
+        lines = [text]
+    except ValueError:
+        lines = text.splitlines()
     rc = 0
     out = sys.stdout
-    for line in f:
+    for line in lines:
         if not line.strip():
             continue
         try:
             req = json.loads(line, object_pairs_hook=_no_duplicates)
+            _no_nul(req)
         except ValueError as e:
             resp = {"error": {"code": "bad_request", "message": "bad JSON: %s" % e}}
         else:
