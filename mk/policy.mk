@@ -56,3 +56,11 @@ test-examples: $(PDP)
 	@$(PDP) check examples/mesh >/dev/null 2>build/examples-check.txt || \
 		{ cat build/examples-check.txt; echo "examples/mesh does not pass pdp check"; exit 1; }
 	@tests/run_suite.sh examples $(PDP) test examples/mesh $(sort $(wildcard examples/tests/*.yaml))
+
+# pdp eval against a naive, independently written reference of SPEC 3
+# (tests/reference/pdp_ref.py) on the sample mesh and generated meshes.
+DEB_PKGS += python3-yaml
+TEST_TARGETS += test-diff
+.PHONY: test-diff
+test-diff: $(PDP)
+	@tests/run_suite.sh reference-diff /usr/bin/python3 tests/reference/difftest.py $(PDP)

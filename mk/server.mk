@@ -63,10 +63,24 @@ test-reload: $(PDP)
 bench-reload: $(PDP) $(O)/bench/loadgen certs
 	@tests/bench/bench_reload.sh $(PDP) $(O)/bench/loadgen
 
-# The same integration suite against the server built with ASan + UBSan
-# (any report aborts the server, and a leak at exit fails the drain check).
-TEST_TARGETS += test-server-asan
-.PHONY: test-server-asan
-test-server-asan:
-	@$(MAKE) --no-print-directory SANITIZER=address,undefined build-address-undefined/pdp
-	@tests/run_suite.sh server-asan /usr/bin/python3 tests/integration/test_server.py build-address-undefined/pdp
+# Connection-level abuse: hang-ups before the reply, pipelining, garbage on
+# the TLS port, abandoned handshakes, the connection cap, SIGTERM under fire.
+TEST_TARGETS += test-abuse
+.PHONY: test-abuse
+test-abuse: $(PDP)
+	@tests/run_suite.sh abuse /usr/bin/python3 tests/integration/test_abuse.py $(PDP)
+
+# The integration and CLI suites again, against pdp built with ASan+UBSan;
+# any sanitizer report (leaks at exit included) is a failure.
+SAN_PDP := build-address-undefined/pdp
+TEST_TARGETS += test-sanitized
+.PHONY: test-sanitized
+test-sanitized: $(O)/bench/loadgen
+	@$(MAKE) --no-print-directory SANITIZER=address,undefined all
+	@tests/run_suite.sh sanitized tests/integration/sanitized.sh $(SAN_PDP) $(O)/bench/loadgen
+
+# 64 connections (single and batch) while SIGHUP alternates two revisions.
+TEST_TARGETS += test-load
+.PHONY: test-load
+test-load: $(PDP) $(O)/bench/loadgen
+	@tests/run_suite.sh load /usr/bin/python3 tests/integration/test_load.py $(PDP) $(O)/bench/loadgen

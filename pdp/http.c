@@ -269,6 +269,7 @@ struct reload_msg {
 	char request_id[129];
 	uint64_t started;
 	int ok;
+	int draining;      /* the server is stopping: no reload, 503 */
 	char body[1024];
 };
 
@@ -279,7 +280,9 @@ static void reload_reply_cb(evutil_socket_t fd, short what, void *arg)
 	evhttp_add_header(evhttp_request_get_output_headers(m->req), "Content-Type", "application/json");
 	if (m->request_id[0])
 		evhttp_add_header(evhttp_request_get_output_headers(m->req), "X-Request-Id", m->request_id);
-	int status = m->ok ? 200 : 422;
+	int status = m->ok ? 200 : m->draining ? 503 : 422;
+	if (status == 503)
+		evhttp_add_header(evhttp_request_get_output_headers(m->req), "Connection", "close");
 	pdp_http_reply_json(m->req, status, m->body, strlen(m->body));
 	pdp_metrics_request(&m->w->metrics, status, now_us() - m->started);
 	free(m);
@@ -290,6 +293,15 @@ static void reload_on_main_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd, (void)what;
 	struct reload_msg *m = arg;
 	pdp_server *s = m->w->srv;
+	struct timeval zero = { 0, 0 };
+	if (atomic_load(&s->draining)) {
+		m->draining = 1;
+		snprintf(m->body, sizeof(m->body), "%s",
+			 "{\"error\":{\"code\":\"draining\",\"message\":\"the server is stopping\"}}");
+		if (event_base_once(m->w->base, -1, EV_TIMEOUT, reload_reply_cb, m, &zero) != 0)
+			free(m);
+		return;
+	}
 	m->ok = pdp_server_reload(s, "admin_api", m->caller) == 0;
 	pdp_reload_status st;
 	pdp_server_status_copy(s, &st);
@@ -303,7 +315,6 @@ static void reload_on_main_cb(evutil_socket_t fd, short what, void *arg)
 		e = pdp_buf_printf(&b, "},\"policy_revision\":\"%s\"}", st.revision);
 	snprintf(m->body, sizeof(m->body), "%s", e == PDP_OK && b.data ? b.data : "{\"error\":{\"code\":\"reload_failed\"}}");
 	pdp_buf_done(&b);
-	struct timeval zero = { 0, 0 };
 	if (event_base_once(m->w->base, -1, EV_TIMEOUT, reload_reply_cb, m, &zero) != 0)
 		free(m); /* the worker is gone (shutdown) */
 }
@@ -346,6 +357,8 @@ static void grants_reply_cb(evutil_socket_t fd, short what, void *arg)
 	evhttp_add_header(oh, "Content-Type", "application/json");
 	if (m->request_id[0])
 		evhttp_add_header(oh, "X-Request-Id", m->request_id);
+	if (m->status == 503)
+		evhttp_add_header(oh, "Connection", "close");
 	pdp_http_reply_json(m->req, m->status, m->out.data ? m->out.data : "", m->out.len);
 	pdp_metrics_request(&m->w->metrics, m->status, now_us() - m->started);
 	pdp_buf_done(&m->out);
@@ -362,7 +375,11 @@ static void grants_on_main_cb(evutil_socket_t fd, short what, void *arg)
 	pdp_buf_init(&notes, 1 << 20);
 	pdp_buf_init(&m->out, 0);
 	m->status = 200;
-	if (pdp_grants_export(m->policy, m->format, &o, &m->out, &notes) != PDP_OK) {
+	if (atomic_load(&m->w->srv->draining)) { /* stopping: no export */
+		m->status = 503;
+		pdp_ignore(pdp_buf_adds(&m->out, "{\"error\":{\"code\":\"draining\",\"message\":"
+					"\"the server is stopping\"}}"));
+	} else if (pdp_grants_export(m->policy, m->format, &o, &m->out, &notes) != PDP_OK) {
 		const char *last = notes.data ? notes.data : "export failed";
 		for (const char *q = last; notes.data && *q; q++)
 			if (*q == '\n' && q[1])

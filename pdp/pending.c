@@ -62,6 +62,7 @@ pdp_pending *pdp_pending_new(pdp_worker *w, struct evhttp_request *req, int stat
 			     const char *request_id, uint64_t started_us)
 {
 	pdp_pending *p = pdp_xcalloc(1, sizeof(*p));
+	w->npending++;
 	p->w = w;
 	p->req = req;
 	p->status = status;
@@ -107,6 +108,7 @@ static void pending_free(pdp_pending *p)
 	free(p->tail);
 	if (p->retry)
 		event_free(p->retry);
+	p->w->npending--;
 	free(p);
 }
 
@@ -181,7 +183,11 @@ static void submit_more(pdp_pending *p)
 	pdp_worker *w = p->w;
 	while (p->next < p->n) {
 		struct part *x = &p->parts[p->next];
-		enum pdp_err e = !x->type || !w->aq ? PDP_OK
+		/* with the log on but the worker's queue gone (the drain after
+		 * shutdown freed it), a record cannot be written: 503, never an
+		 * answer without its record */
+		enum pdp_err e = !x->type || !w->srv->audit ? PDP_OK
+			: !w->aq ? PDP_E_IO
 			: pdp_audit_submit(w->aq, x->type, x->fields, x->flen, record_done, x);
 		if (e == PDP_E_BUSY && now_us() < p->deadline) {
 			struct timeval ms = { 0, 1000 };
@@ -197,7 +203,7 @@ static void submit_more(pdp_pending *p)
 				pdp_err_str(e));
 			break;
 		}
-		if (x->type && w->aq)
+		if (x->type && w->srv->audit)
 			p->outstanding++;
 		p->next++;
 	}

@@ -93,11 +93,15 @@ static void *worker_main(void *arg)
 {
 	pdp_worker *w = arg;
 	event_base_dispatch(w->base);
-	/* drained: wait for the last records, send their replies, flush */
+	/* drained: wait for the last records and run their completions; a
+	 * reply still retrying a full queue fails at its next tick (no queue
+	 * left: 503), so this loop ends within a few milliseconds */
 	pdp_audit_queue_free(w->aq);
 	w->aq = NULL;
+	for (int i = 0; i < 10000 && w->npending; i++)
+		event_base_loop(w->base, EVLOOP_ONCE);
 	for (int i = 0; i < 10 && event_base_loop(w->base, EVLOOP_NONBLOCK) == 0; i++)
-		;
+		; /* flush the replies */
 	return NULL;
 }
 
@@ -444,6 +448,22 @@ static int setup(pdp_server *s, pdp_policy **p, SSL_CTX **ctx)
 	return rc;
 }
 
+/* Messages still queued between the loops when they stopped: reload and
+ * export requests a worker posted during the drain (answered 503 since the
+ * server is draining), their replies, and revisions posted to a worker that
+ * had already stopped. Each message frees itself when it runs, so they run
+ * once here, on this thread, after the workers are joined: main loop first
+ * (it may post to the workers), then each worker's. */
+static void run_leftovers(pdp_server *s)
+{
+	if (s->main_base)
+		event_base_loop(s->main_base, EVLOOP_NONBLOCK);
+	for (int i = 0; i < s->nworkers && s->workers; i++)
+		for (int j = 0; s->workers[i].base && j < 10; j++) /* run, then flush the replies */
+			if (event_base_loop(s->workers[i].base, EVLOOP_NONBLOCK) != 0)
+				break;
+}
+
 int pdp_server_run(pdp_server *s)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -477,6 +497,7 @@ int pdp_server_run(pdp_server *s)
 	for (int i = 0; i < s->nworkers && s->workers; i++)
 		if (s->workers[i].thread)
 			pthread_join(s->workers[i].thread, NULL);
+	run_leftovers(s);
 	for (int i = 0; i < s->nworkers && s->workers; i++)
 		worker_done(&s->workers[i]);
 	free(s->workers);

@@ -42,6 +42,7 @@ typedef struct pdp_worker {
 	pdp_arena *scratch;      /* per-request arena, reset after each request */
 	pdp_audit_queue *aq;     /* completions of this worker's records */
 	struct event *audit_ev;  /* made active by the writer: drain aq */
+	unsigned npending;       /* replies waiting for audit records (worker thread) */
 	pdp_metrics metrics;
 } pdp_worker;
 

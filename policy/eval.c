@@ -190,8 +190,8 @@ static bool cond_subject(const struct ctx *c, const pdp_rt_cond *k)
 }
 
 /* Column conditions; col == NULL (describe, unknown column) never matches
- * a column condition. */
-static bool cond_column(const pdp_rt_cond *k, const pdp_rt_column *col)
+ * a column condition. Shared with the grant export (policy_int.h). */
+bool pdp_rt_cond_column(const pdp_rt_cond *k, const pdp_rt_column *col)
 {
 	if (!(k->keys & PDP_K_COLUMN_KEYS))
 		return true;
@@ -223,9 +223,9 @@ static void eval_rule_subjects(struct ctx *c)
 static bool rule_matches(const struct ctx *c, uint32_t k, const pdp_rt_column *col)
 {
 	const pdp_rt_rule *r = &c->p->rules[c->prod->rules[k]];
-	if (!(c->rule_subj[k] & 1) || !cond_column(&r->match, col))
+	if (!(c->rule_subj[k] & 1) || !pdp_rt_cond_column(&r->match, col))
 		return false;
-	return !((c->rule_subj[k] & 2) && cond_column(&r->except, col));
+	return !((c->rule_subj[k] & 2) && pdp_rt_cond_column(&r->except, col));
 }
 
 static bool deny_column(struct ctx *c, int ci, const pdp_rt_column *col)

@@ -117,30 +117,14 @@ static ex_worlds cond_worlds(const struct ctx *c, const pdp_rt_cond *k, unsigned
 	return w;
 }
 
-/* Column conditions (eval.c cond_column); col NULL for describe. */
-static bool cond_column(const pdp_rt_cond *k, const pdp_rt_column *col)
-{
-	if (!(k->keys & PDP_K_COLUMN_KEYS))
-		return true;
-	if (!col)
-		return false;
-	if (k->keys & PDP_K_COLUMN_PII) {
-		if (col->pii < 0)
-			return false;
-		if (!k->pii_any && !((k->pii_cats >> col->pii) & 1))
-			return false;
-	}
-	return !(k->keys & PDP_K_COLUMN_CLASS) || col->level >= k->min_clevel;
-}
-
 /* The worlds in which product rule k applies to col (eval.c rule_matches). */
 static ex_worlds rule_worlds(const struct ctx *c, int act, uint32_t k, const pdp_rt_column *col)
 {
 	const pdp_rt_rule *r = &c->p->rules[c->prod->rules[k]];
-	if (!cond_column(&r->match, col))
+	if (!pdp_rt_cond_column(&r->match, col))
 		return no_worlds;
 	ex_worlds w = c->match_w[act][k];
-	if (r->has_except && cond_column(&r->except, col))
+	if (r->has_except && pdp_rt_cond_column(&r->except, col))
 		w = w_andnot(w, c->except_w[act][k]);
 	return w;
 }

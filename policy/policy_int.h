@@ -190,6 +190,9 @@ int pdp_rt_column_find(const pdp_rt_product *prod, pdp_sid name);
 const pdp_rt_domain *pdp_rt_domain_find(const pdp_policy *p, pdp_sid name);
 bool pdp_rt_sid_in(const pdp_sid *sorted, uint32_t n, pdp_sid s);
 uint64_t pdp_rt_index_key(uint32_t product, unsigned kind, pdp_sid sid);
+/* Whether a rule block's column conditions hold for col (NULL: describe or
+ * an unknown column, which never matches a column condition). */
+bool pdp_rt_cond_column(const pdp_rt_cond *k, const pdp_rt_column *col);
 
 static inline bool pdp_bit(const uint64_t *bits, uint32_t i)
 {

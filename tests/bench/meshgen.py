@@ -10,7 +10,7 @@ usage: meshgen.py --out DIR --products N [--grants-per-product G]
                   [--requests R --requests-out FILE] [--seed S]
                   [--variety [--rules N]]
 
---variety (used by tests/reference/difftest.sh) generates policy of every
+--variety (used by tests/reference/difftest_spec.sh) generates policy of every
 kind the SPEC allows instead of the benchmark's uniform shape: columns with
 PII categories of every mask, `pii: none`, classification overrides; grants
 to groups, domains and subjects with every action, purposes, unmasked, row

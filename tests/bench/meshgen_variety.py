@@ -1,7 +1,7 @@
 """meshgen_variety.py -- `meshgen.py --variety`: seeded meshes that use every
 feature of the policy language, and requests that probe them.
 
-Purpose: input for the differential test (tests/reference/difftest.sh), which
+Purpose: input for the differential test (tests/reference/difftest_spec.sh), which
 compares the C evaluator with the reference evaluator on these meshes. The
 output must pass `pdp check` with no error, so every choice below stays
 inside the governance checks (docs/policy-language.md): write only to the

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """reqgen.py -- decision requests for an existing policy directory.
 
-Purpose: lets difftest.sh probe a hand-written mesh (examples/mesh) the way
+Purpose: lets difftest_spec.sh probe a hand-written mesh (examples/mesh) the way
 meshgen.py --variety probes its generated ones, and turns the policy case
 files into JSON lines so that both evaluators answer them too.
 
@@ -24,7 +24,7 @@ import sys
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pdp_ref  # noqa: E402
+import spec_ref  # noqa: E402
 import run_cases  # noqa: E402
 
 ACTIONS = ["read", "read", "read", "describe", "write"]
@@ -41,8 +41,8 @@ def instants(policy):
     out = ["2026-06-01T12:00:00Z"]
     for d in sorted(days):
         out.append(d.strftime("%Y-%m-%dT%H:%M:%SZ"))
-        out.append((d - pdp_ref.dt.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ"))
-        out.append((d + pdp_ref.dt.timedelta(days=3)).strftime("%Y-%m-%d"))
+        out.append((d - spec_ref.dt.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        out.append((d + spec_ref.dt.timedelta(days=3)).strftime("%Y-%m-%d"))
     return out
 
 
@@ -122,7 +122,7 @@ def main(argv):
     a2.add_argument("files", nargs="+")
     a = ap.parse_args(argv)
     if a.cmd == "random":
-        reqs = random_requests(pdp_ref.load_policy(a.policy_dir), a.n, a.seed)
+        reqs = random_requests(spec_ref.load_policy(a.policy_dir), a.n, a.seed)
     else:
         reqs = case_requests(a.files)
     for req in reqs:

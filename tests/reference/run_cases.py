@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""run_cases.py -- run `pdp test` policy case files through pdp_ref.py.
+"""run_cases.py -- run `pdp test` policy case files through spec_ref.py.
 
 Purpose: validates the reference evaluator against the hand-worked policy
 cases of examples/tests (docs/policy-tests.md gives the format), the same
@@ -22,7 +22,7 @@ import sys
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pdp_ref  # noqa: E402
+import spec_ref  # noqa: E402
 
 CASE_KEYS = {"name", "description", "time", "request", "expect"}
 EXPECT_KEYS = {"decision", "columns", "row_filter", "reasons", "error"}
@@ -106,12 +106,12 @@ def run_file(policy, path, counts):
                 when = ctx["time"]
             if when is None:
                 when = file_time
-            t = pdp_ref.parse_time(when) if when is not None else None
-        except (KeyError, ValueError, pdp_ref.BadRequest) as e:
+            t = spec_ref.parse_time(when) if when is not None else None
+        except (KeyError, ValueError, spec_ref.BadRequest) as e:
             print("FAIL %s: malformed case: %s" % (label, e))
             counts[1] += 1
             continue
-        got = pdp_ref.answer(policy, req, t)
+        got = spec_ref.answer(policy, req, t)
         diff = differences(expect, got)
         if diff:
             counts[1] += 1
@@ -126,7 +126,7 @@ def main(argv):
     if len(argv) < 3:
         sys.stderr.write(__doc__)
         return 2
-    policy = pdp_ref.load_policy(argv[1])
+    policy = spec_ref.load_policy(argv[1])
     counts = [0, 0]
     for path in argv[2:]:
         run_file(policy, path, counts)

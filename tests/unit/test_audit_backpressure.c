@@ -200,14 +200,16 @@ static void test_full_tmpfs(void **state)
 	usleep(100000);
 	assert_int_equal(mount("tmpfs", mnt, "tmpfs", MS_REMOUNT, "size=8m"), 0);
 	pthread_join(th, NULL);
+	/* 3. whatever the timing of (2) (valgrind is slow), records submitted
+	 * after the remount all succeed and the log is writable again: it
+	 * recovered by itself, with no restart */
+	struct load l3 = { a, 50, "after", calloc(50, sizeof(struct result)), 0, 0, 0 };
+	produce(&l3);
 	pdp_audit_stats_get(a, &st);
-	assert_true(st.writable); /* recovered by itself */
-	int ok2 = 0;
-	for (int i = 0; i < 200; i++)
-		ok2 += l2.rs[i].err == PDP_OK;
-	assert_true(ok2 >= 150); /* those queued after the remount all succeed */
-	for (int i = 150; i < 200; i++)
-		assert_int_equal(l2.rs[i].err, PDP_OK);
+	assert_true(st.writable);
+	for (int i = 0; i < 50; i++)
+		assert_int_equal(l3.rs[i].err, PDP_OK);
+	free(l3.rs);
 	close_ok(a);
 	expect_verifies(&tt);
 	/* OK => in the log, failed => not */

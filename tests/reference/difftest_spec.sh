@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# difftest.sh -- differential test: meshpdp's C evaluator (`pdp eval`) against
-# the independent Python reference (tests/reference/pdp_ref.py).
+# difftest_spec.sh -- differential test: meshpdp's C evaluator (`pdp eval`) against
+# the independent Python reference (tests/reference/spec_ref.py).
 #
-# usage: tests/reference/difftest.sh [PDP] [SEED...]
+# usage: tests/reference/difftest_spec.sh [PDP] [SEED...]
 #        (PDP defaults to build/pdp; SEEDs to 1 2 3 4, or $DIFF_SEEDS)
 #
 # For each seed: meshgen.py --variety writes a policy directory (the shape
@@ -29,13 +29,13 @@ seeds=${*:-${DIFF_SEEDS:-1 2 3 4}}
 show=${DIFF_SHOW:-10}
 py=${PYTHON:-python3}
 case $pdp in /*) ;; *) pdp=$PWD/$pdp ;; esac
-[ -x "$pdp" ] || { echo "difftest: $pdp is not executable (make first)"; echo "0 passed, 1 failed"; exit 1; }
+[ -x "$pdp" ] || { echo "difftest_spec: $pdp is not executable (make first)"; echo "0 passed, 1 failed"; exit 1; }
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/difftest.XXXXXX")
+work=$(mktemp -d "${TMPDIR:-/tmp}/difftest_spec.XXXXXX")
 passed=0
 failed=0
 
-fail() { echo "difftest: $*"; failed=$((failed + 1)); }
+fail() { echo "difftest_spec: $*"; failed=$((failed + 1)); }
 
 # compare LABEL POLICY_DIR BUNDLE REQUESTS [--time T]
 compare() {
@@ -47,10 +47,10 @@ compare() {
 		fail "$label: pdp eval exited $rc: $(head -3 "$out.pdp.err")"
 		return
 	fi
-	"$py" "$here/pdp_ref.py" eval "$dir" "$@" "$reqs" >"$out.ref" 2>"$out.ref.err"
+	"$py" "$here/spec_ref.py" eval "$dir" "$@" "$reqs" >"$out.ref" 2>"$out.ref.err"
 	rc=$?
 	if [ $rc -gt 1 ]; then
-		fail "$label: pdp_ref.py exited $rc: $(tail -3 "$out.ref.err")"
+		fail "$label: spec_ref.py exited $rc: $(tail -3 "$out.ref.err")"
 		return
 	fi
 	"$py" "$here/compare.py" --label "$label" --show "$show" "$reqs" "$out.pdp" "$out.ref" >"$out.cmp"
@@ -125,7 +125,7 @@ fi
 if [ "$failed" = 0 ]; then
 	rm -rf "$work"
 else
-	echo "difftest: inputs and answers kept in $work"
+	echo "difftest_spec: inputs and answers kept in $work"
 fi
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
