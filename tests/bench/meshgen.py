@@ -8,6 +8,19 @@ against it. The same seed gives the same files.
 usage: meshgen.py --out DIR --products N [--grants-per-product G]
                   [--columns C] [--domains D] [--groups-per-domain K]
                   [--requests R --requests-out FILE] [--seed S]
+                  [--variety [--rules N]]
+
+--variety (used by tests/reference/difftest_spec.sh) generates policy of every
+kind the SPEC allows instead of the benchmark's uniform shape: columns with
+PII categories of every mask, `pii: none`, classification overrides; grants
+to groups, domains and subjects with every action, purposes, unmasked, row
+filters, ids and dates around fixed instants (expired, not yet active,
+current); deny entries with ids, purposes and "*"; mesh rules (the SPEC's
+three plus N random ones) over every condition key, with except blocks and
+masks of every strength; and requests of every action, with or without
+columns, purpose, subject domain, unknown products and columns, duplicate
+columns, a context.time around the grants' dates, and a few that must be
+rejected. Without --variety the output is the benchmark's, unchanged.
 """
 import argparse
 import json
@@ -104,7 +117,13 @@ def main():
     ap.add_argument("--requests", type=int, default=0)
     ap.add_argument("--requests-out")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--variety", action="store_true")
+    ap.add_argument("--rules", type=int, default=8)
     a = ap.parse_args()
+    if a.variety:
+        import meshgen_variety
+        meshgen_variety.generate(a)
+        return
     rnd = random.Random(a.seed)
     domains = ["d%03d" % i for i in range(a.domains)]
     groups = [("g-%s-%d" % (d, k), d) for d in domains for k in range(a.groups_per_domain)]
