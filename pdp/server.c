@@ -46,8 +46,11 @@ void pdp_server_status_copy(pdp_server *s, pdp_reload_status *ret)
 static struct bufferevent *make_bev(struct event_base *base, void *arg)
 {
 	pdp_worker *w = arg;
-	SSL *ssl = pdp_tls_new_conn(w->ssl_ctx, &w->metrics.open_connections, w->srv->cfg.max_connections /
-									  (w->srv->nworkers ? w->srv->nworkers : 1));
+	/* the cap is shared out per worker (a connection never changes
+	 * worker), rounding up so that no worker gets a cap of zero */
+	int n = w->srv->nworkers ? w->srv->nworkers : 1;
+	int cap = (w->srv->cfg.max_connections + n - 1) / n;
+	SSL *ssl = pdp_tls_new_conn(w->ssl_ctx, &w->metrics.open_connections, cap);
 	if (!ssl)
 		return NULL;
 	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
