@@ -106,6 +106,14 @@ void pdp_audit_ts_now(char ret[PDP_AUDIT_TS_LEN + 1]);
 bool pdp_audit_member(pdp_str members, const char *key, pdp_str *ret_value);
 PDP_MUST_USE enum pdp_err pdp_audit_member_str(pdp_str members, const char *key, pdp_buf *out);
 bool pdp_audit_member_u64(pdp_str members, const char *key, uint64_t *ret);
+/* A whole file mapped read-only (p NULL for an empty file). */
+struct pdp_audit_mapped {
+	const char *p;
+	size_t len;
+};
+PDP_MUST_USE enum pdp_err pdp_audit_map_file(int dirfd, const char *name, struct pdp_audit_mapped *ret);
+void pdp_audit_unmap_file(struct pdp_audit_mapped *m); /* accepts an unmapped one */
+
 /* Decodes a canonical JSON string literal (quotes included) into out. */
 PDP_MUST_USE enum pdp_err pdp_audit_unescape(pdp_str lit, pdp_buf *out);
 

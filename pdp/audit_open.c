@@ -111,41 +111,11 @@ void pdp_audit_segs_done(pdp_audit_segs *s)
 
 /* ---- reading lines ---------------------------------------------------------- */
 
-struct file_map {
-	char *p;
-	size_t len;
-};
-
-static enum pdp_err map_segment(pdp_audit *a, uint64_t first, struct file_map *ret)
+static enum pdp_err map_segment(pdp_audit *a, uint64_t first, struct pdp_audit_mapped *ret)
 {
 	char name[PDP_AUDIT_SEG_NAME_LEN + 1];
-	struct stat st;
 	pdp_audit_seg_name(first, name);
-	int fd = openat(a->dirfd, name, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) != 0) {
-		if (fd >= 0)
-			close(fd);
-		PDP_BAIL(PDP_E_IO);
-	}
-	ret->len = (size_t)st.st_size;
-	ret->p = NULL;
-	if (ret->len) {
-		void *p = mmap(NULL, ret->len, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (p == MAP_FAILED) {
-			close(fd);
-			PDP_BAIL(PDP_E_IO);
-		}
-		ret->p = p;
-	}
-	close(fd);
-	return PDP_OK;
-}
-
-static void unmap_segment(struct file_map *m)
-{
-	if (m->p)
-		munmap(m->p, m->len);
-	m->p = NULL;
+	return pdp_audit_map_file(a->dirfd, name, ret);
 }
 
 /* What recovery found; the reason a chain cannot continue goes to why. */
@@ -181,7 +151,7 @@ static enum pdp_err corrupt(struct tail *t, const char *fmt, ...)
 static enum pdp_err read_genesis(pdp_audit *a, const pdp_audit_segs *segs, pdp_buf *log_id,
 				 struct tail *t)
 {
-	struct file_map m;
+	struct pdp_audit_mapped m;
 	pdp_audit_rec r;
 	const char *why = NULL;
 	char name[PDP_AUDIT_SEG_NAME_LEN + 1];
@@ -199,7 +169,7 @@ static enum pdp_err read_genesis(pdp_audit *a, const pdp_audit_segs *segs, pdp_b
 	else if (!pdp_str_eq_c(r.type, "genesis") || r.seq != 0 ||
 		 pdp_audit_member_str(r.members, "log_id", log_id) != PDP_OK)
 		e = corrupt(t, "%s line 1: not a genesis record", name);
-	unmap_segment(&m);
+	pdp_audit_unmap_file(&m);
 	return e;
 }
 
@@ -208,7 +178,7 @@ static enum pdp_err read_genesis(pdp_audit *a, const pdp_audit_segs *segs, pdp_b
 static enum pdp_err seed_from_seal(pdp_audit *a, uint64_t prev_first, uint64_t last_first,
 				   pdp_audit_vstate *vs, struct tail *t)
 {
-	struct file_map m;
+	struct pdp_audit_mapped m;
 	pdp_audit_rec r;
 	const char *why = NULL;
 	pdp_str range;
@@ -237,7 +207,7 @@ static enum pdp_err seed_from_seal(pdp_audit *a, uint64_t prev_first, uint64_t l
 		vs->next_seq = r.seq + 1;
 		memcpy(vs->last_type, "checkpoint", sizeof("checkpoint"));
 	}
-	unmap_segment(&m);
+	pdp_audit_unmap_file(&m);
 	return e;
 }
 
@@ -267,7 +237,7 @@ static enum pdp_err cut_tail(pdp_audit *a, uint64_t first, const char *p, size_t
 /* Verifies every line of the last segment; cuts a torn last line. */
 static enum pdp_err scan_last(pdp_audit *a, uint64_t first, pdp_audit_vstate *vs, struct tail *t)
 {
-	struct file_map m;
+	struct pdp_audit_mapped m;
 	char name[PDP_AUDIT_SEG_NAME_LEN + 1];
 	pdp_audit_seg_name(first, name);
 	if (vs->next_seq != first)
@@ -300,7 +270,7 @@ static enum pdp_err scan_last(pdp_audit *a, uint64_t first, pdp_audit_vstate *vs
 		e = cut_tail(a, first, m.p, off, m.len, t);
 	t->last_first = first;
 	t->last_size = off;
-	unmap_segment(&m);
+	pdp_audit_unmap_file(&m);
 	return e;
 }
 

@@ -280,12 +280,7 @@ static enum pdp_err fail_at(pdp_audit_verify_result *r, enum pdp_err e, const ch
 	return e;
 }
 
-struct mapped {
-	const char *p;
-	size_t len;
-};
-
-static enum pdp_err map_file(int dirfd, const char *name, struct mapped *ret)
+enum pdp_err pdp_audit_map_file(int dirfd, const char *name, struct pdp_audit_mapped *ret)
 {
 	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
 	struct stat st;
@@ -309,17 +304,18 @@ static enum pdp_err map_file(int dirfd, const char *name, struct mapped *ret)
 	return PDP_OK;
 }
 
-static void unmap_file(struct mapped *m)
+void pdp_audit_unmap_file(struct pdp_audit_mapped *m)
 {
 	if (m->p)
 		munmap((void *)m->p, m->len);
+	m->p = NULL;
 }
 
 static enum pdp_err verify_segment(pdp_audit_vstate *vs, int dirfd, const char *name, bool last,
 				   pdp_audit_verify_result *r)
 {
-	struct mapped m;
-	if (map_file(dirfd, name, &m) != PDP_OK)
+	struct pdp_audit_mapped m;
+	if (pdp_audit_map_file(dirfd, name, &m) != PDP_OK)
 		return fail_at(r, PDP_E_IO, name, 0, false, 0, "cannot read: %s", strerror(errno));
 	if (m.len == 0 && !last)
 		return fail_at(r, PDP_E_CORRUPT, name, 0, true, vs->next_seq,
@@ -342,7 +338,7 @@ static enum pdp_err verify_segment(pdp_audit_vstate *vs, int dirfd, const char *
 			e = fail_at(r, PDP_E_CORRUPT, name, lineno, true, vs->bad_seq, "%s", vs->why.data);
 		p = nl + 1;
 	}
-	unmap_file(&m);
+	pdp_audit_unmap_file(&m);
 	return e;
 }
 

@@ -59,13 +59,6 @@ static void set_error(struct call *c, int status, const char *code, const char *
 	pdp_ignore(pdp_buf_adds(&c->out, "}}"));
 }
 
-static double now_real(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static uint64_t now_us(void)
 {
 	struct timespec ts;
@@ -639,5 +632,4 @@ void pdp_http_setup(pdp_worker *w)
 	evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
 						    EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD | EVHTTP_REQ_PATCH);
 	evhttp_set_default_content_type(w->http, "application/json");
-	(void)now_real;
 }
