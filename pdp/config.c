@@ -40,6 +40,7 @@ static const struct centry table[] = {
 	{ "limits", "max_body_bytes", C_SIZE, OFF(max_body), NULL, 1 << 20, 64, 64 << 20, false },
 	{ "limits", "max_header_bytes", C_SIZE, OFF(max_headers), NULL, 16384, 1024, 1 << 20, false },
 	{ "limits", "read_timeout_ms", C_INT, OFF(read_timeout_ms), NULL, 5000, 10, 600000, false },
+	{ "limits", "idle_timeout_ms", C_INT, OFF(idle_timeout_ms), NULL, 60000, 10, 3600000, false },
 	{ "limits", "max_connections", C_INT, OFF(max_connections), NULL, 10000, 1, 1000000, false },
 	{ "limits", "max_batch", C_INT, OFF(max_batch), NULL, 1000, 1, 1000, false },
 	{ "limits", "max_json_depth", C_INT, OFF(max_depth), NULL, 16, 4, 64, false },

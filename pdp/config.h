@@ -19,7 +19,8 @@ typedef struct pdp_config {
 	int threads;                 /* 0 = number of cores */
 	size_t max_body;             /* bytes */
 	size_t max_headers;          /* bytes */
-	int read_timeout_ms;         /* slow clients: whole request */
+	int read_timeout_ms;         /* slow clients: handshake, whole request */
+	int idle_timeout_ms;         /* keep-alive connections between requests */
 	int max_connections;         /* per server */
 	int max_batch;
 	int max_depth;

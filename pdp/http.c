@@ -1,15 +1,12 @@
 /*
- * http.c -- the route table and the handlers of SPEC 4. evbuffers stay in
- * this file. Every path through the callback ends in exactly one
- * evhttp_send_reply (libevent rule); the request's revision reference is
- * taken at its start and dropped after the reply.
+ * http.c -- the route table and the handlers of SPEC 4, on the
+ * connections of conn.c. Every request gets exactly one pdp_hreq_reply, now
+ * or later; the request's revision reference is taken at its start and
+ * dropped when the handler returns (a deferred reply keeps what it needs).
  *
  * Route table: method, path, role, handler. Role 0 = any authenticated
  * caller (health, ready, metrics).
  */
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <inttypes.h>
@@ -23,11 +20,10 @@
 #include "pdp/eval.h"
 #include "pdp/grants.h"
 #include "server.h"
-#include "tls.h"
 
 struct call {
 	pdp_worker *w;
-	struct evhttp_request *req;
+	pdp_hreq *req;
 	pdp_policy *policy;        /* the revision this request runs on */
 	const char *identity;
 	char request_id[129];
@@ -44,7 +40,7 @@ struct call {
 typedef void (*handler_fn)(struct call *c);
 
 struct route {
-	enum evhttp_cmd_type method;
+	enum pdp_http_method method;
 	const char *path;
 	unsigned role;
 	handler_fn fn;
@@ -127,9 +123,10 @@ static void refused_fields(struct call *c, int status, const char *reason, const
 {
 	if (!c->w->srv->audit)
 		return;
-	const char *method = evhttp_request_get_command(c->req) == EVHTTP_REQ_GET ? "GET" : "POST";
-	pdp_ignore(pdp_audit_fields_refused(c->identity, reason, status, method, evhttp_request_get_uri(c->req),
-					    c->request_id, message, out)); /* no record fields: none written */
+	char method[24];
+	snprintf(method, sizeof(method), "%.*s", (int)c->req->head.method_name.len, c->req->head.method_name.p);
+	pdp_ignore(pdp_audit_fields_refused(c->identity, reason, status, method, c->req->target, c->request_id,
+					    message, out)); /* no record fields: none written */
 }
 
 static enum pdp_err batch_item(struct call *c, const json_t *item, const pdp_request_limits *lim)
@@ -257,7 +254,7 @@ static void h_checkpoint(struct call *c)
 
 struct reload_msg {
 	pdp_worker *w;
-	struct evhttp_request *req;
+	pdp_hreq *req;
 	char caller[256];
 	char request_id[129];
 	uint64_t started;
@@ -270,13 +267,8 @@ static void reload_reply_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
 	struct reload_msg *m = arg;
-	evhttp_add_header(evhttp_request_get_output_headers(m->req), "Content-Type", "application/json");
-	if (m->request_id[0])
-		evhttp_add_header(evhttp_request_get_output_headers(m->req), "X-Request-Id", m->request_id);
 	int status = m->ok ? 200 : m->draining ? 503 : 422;
-	if (status == 503)
-		evhttp_add_header(evhttp_request_get_output_headers(m->req), "Connection", "close");
-	pdp_http_reply_json(m->req, status, m->body, strlen(m->body));
+	pdp_http_send(m->w, m->req, status, false, m->request_id, m->body, strlen(m->body));
 	pdp_metrics_request(&m->w->metrics, status, now_us() - m->started);
 	free(m);
 }
@@ -333,7 +325,7 @@ static void h_reload(struct call *c)
 
 struct grants_msg {
 	pdp_worker *w;
-	struct evhttp_request *req;
+	pdp_hreq *req;
 	pdp_policy *policy;          /* the revision the request began on */
 	enum pdp_grants_format format;
 	char catalog_id[64], region[64], request_id[129];
@@ -346,13 +338,7 @@ static void grants_reply_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
 	struct grants_msg *m = arg;
-	struct evkeyvalq *oh = evhttp_request_get_output_headers(m->req);
-	evhttp_add_header(oh, "Content-Type", "application/json");
-	if (m->request_id[0])
-		evhttp_add_header(oh, "X-Request-Id", m->request_id);
-	if (m->status == 503)
-		evhttp_add_header(oh, "Connection", "close");
-	pdp_http_reply_json(m->req, m->status, m->out.data ? m->out.data : "", m->out.len);
+	pdp_http_send(m->w, m->req, m->status, false, m->request_id, m->out.data ? m->out.data : "", m->out.len);
 	pdp_metrics_request(&m->w->metrics, m->status, now_us() - m->started);
 	pdp_buf_done(&m->out);
 	free(m);
@@ -402,8 +388,8 @@ static void copy_param(struct evkeyvalq *q, const char *key, char *dst, size_t n
 static void h_grants(struct call *c)
 {
 	struct evkeyvalq q;
-	const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(c->req));
-	if (evhttp_parse_query_str(query ? query : "", &q) != 0)
+	const char *query = strchr(c->req->target, '?');
+	if (evhttp_parse_query_str(query ? query + 1 : "", &q) != 0)
 		return set_error(c, 400, "bad_request", "malformed query string");
 	const char *f = evhttp_find_header(&q, "format");
 	struct grants_msg *m = pdp_xcalloc(1, sizeof(*m));
@@ -430,29 +416,29 @@ static void h_grants(struct call *c)
 }
 
 static const struct route routes[] = {
-	{ EVHTTP_REQ_GET, "/v1/grants", PDP_ROLE_GRANTS, h_grants },
-	{ EVHTTP_REQ_POST, "/v1/admin/reload", PDP_ROLE_ADMIN, h_reload },
-	{ EVHTTP_REQ_GET, "/v1/audit/checkpoint", PDP_ROLE_AUDIT, h_checkpoint },
-	{ EVHTTP_REQ_POST, "/v1/decision", PDP_ROLE_DECIDE, h_decision },
-	{ EVHTTP_REQ_POST, "/v1/decisions", PDP_ROLE_DECIDE, h_decisions },
-	{ EVHTTP_REQ_GET, "/v1/health", 0, h_health },
-	{ EVHTTP_REQ_GET, "/v1/ready", 0, h_ready },
-	{ EVHTTP_REQ_GET, "/v1/status", PDP_ROLE_ADMIN, h_status },
-	{ EVHTTP_REQ_GET, "/metrics", 0, h_metrics },
+	{ PDP_HTTP_GET, "/v1/grants", PDP_ROLE_GRANTS, h_grants },
+	{ PDP_HTTP_POST, "/v1/admin/reload", PDP_ROLE_ADMIN, h_reload },
+	{ PDP_HTTP_GET, "/v1/audit/checkpoint", PDP_ROLE_AUDIT, h_checkpoint },
+	{ PDP_HTTP_POST, "/v1/decision", PDP_ROLE_DECIDE, h_decision },
+	{ PDP_HTTP_POST, "/v1/decisions", PDP_ROLE_DECIDE, h_decisions },
+	{ PDP_HTTP_GET, "/v1/health", 0, h_health },
+	{ PDP_HTTP_GET, "/v1/ready", 0, h_ready },
+	{ PDP_HTTP_GET, "/v1/status", PDP_ROLE_ADMIN, h_status },
+	{ PDP_HTTP_GET, "/metrics", 0, h_metrics },
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
 /* Finds the route; sets 404/405 when there is none. */
 static const struct route *route_of(struct call *c)
 {
-	const char *uri = evhttp_request_get_uri(c->req);
+	const char *uri = c->req->target;
 	size_t len = strcspn(uri, "?#");
 	bool path_known = false;
 	for (size_t i = 0; i < NROUTES; i++) {
 		if (strlen(routes[i].path) != len || strncmp(routes[i].path, uri, len))
 			continue;
 		path_known = true;
-		if (evhttp_request_get_command(c->req) == routes[i].method)
+		if (c->req->head.method == routes[i].method)
 			return &routes[i];
 	}
 	if (path_known)
@@ -462,23 +448,14 @@ static const struct route *route_of(struct call *c)
 	return NULL;
 }
 
-static SSL *ssl_of(struct evhttp_request *req)
-{
-	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
-	return bev ? bufferevent_openssl_get_ssl(bev) : NULL;
-}
-
 /* Authentication, authorisation and the body checks. */
 static bool admit(struct call *c, const struct route *r)
 {
-	SSL *ssl = ssl_of(c->req);
-	pdp_conn *conn = pdp_tls_conn(ssl);
-	if (conn && conn->over_limit) {
+	if (c->req->over_limit) {
 		set_error(c, 503, "overloaded", "too many connections");
 		return false;
 	}
-	c->identity = ssl ? pdp_tls_identity(ssl) : NULL;
+	c->identity = c->req->identity;
 	if (!c->identity) {
 		set_error(c, 401, "unauthenticated", "a verified client certificate is required");
 		return false;
@@ -490,11 +467,10 @@ static bool admit(struct call *c, const struct route *r)
 		set_error(c, 403, "forbidden", msg);
 		return false;
 	}
-	if (r->method != EVHTTP_REQ_POST)
+	if (r->method != PDP_HTTP_POST)
 		return true;
-	struct evkeyvalq *h = evhttp_request_get_input_headers(c->req);
-	const char *ct = evhttp_find_header(h, "Content-Type");
-	if (!evhttp_find_header(h, "Content-Length") && !evhttp_find_header(h, "Transfer-Encoding")) {
+	const char *ct = c->req->content_type;
+	if (c->req->head.content_length < 0 && !c->req->head.chunked) {
 		set_error(c, 411, "length_required", "a request body with Content-Length is required");
 		return false;
 	}
@@ -502,9 +478,8 @@ static bool admit(struct call *c, const struct route *r)
 		set_error(c, 415, "unsupported_media_type", "Content-Type must be application/json");
 		return false;
 	}
-	struct evbuffer *in = evhttp_request_get_input_buffer(c->req);
-	c->body_len = evbuffer_get_length(in);
-	c->body = (const char *)evbuffer_pullup(in, -1);
+	c->body_len = c->req->body_len;
+	c->body = c->req->body;
 	if (!c->body_len) {
 		set_error(c, 400, "bad_request", "empty request body");
 		return false;
@@ -514,7 +489,7 @@ static bool admit(struct call *c, const struct route *r)
 
 static void read_request_id(struct call *c)
 {
-	const char *rid = evhttp_find_header(evhttp_request_get_input_headers(c->req), "X-Request-Id");
+	const char *rid = c->req->request_id;
 	if (!rid)
 		return;
 	size_t n = strlen(rid);
@@ -532,9 +507,8 @@ static void log_refused(struct call *c)
 	char fields[512];
 	snprintf(fields, sizeof(fields), "\"status\":%d,\"caller\":\"%s\",\"request_id\":\"%s\"", c->status,
 		 c->identity ? c->identity : "", c->request_id);
-	pdp_log(PDP_LOG_INFO, "request_refused", fields, "%s %s",
-		evhttp_request_get_command(c->req) == EVHTTP_REQ_GET ? "GET" : "POST",
-		evhttp_request_get_uri(c->req));
+	pdp_log(PDP_LOG_INFO, "request_refused", fields, "%.*s %s", (int)c->req->head.method_name.len,
+		c->req->head.method_name.p, c->req->target);
 }
 
 static const char *refusal_reason(int status)
@@ -553,15 +527,8 @@ static const char *refusal_reason(int status)
  * audit records (decisions; refused requests when the log is on). */
 static void finish(struct call *c)
 {
-	struct evkeyvalq *oh = evhttp_request_get_output_headers(c->req);
 	if (c->deferred && c->status < 400)
 		return;
-	evhttp_add_header(oh, "Content-Type", c->status >= 400 || !c->text ? "application/json"
-						 : "text/plain; charset=utf-8; version=0.0.4");
-	if (c->request_id[0])
-		evhttp_add_header(oh, "X-Request-Id", c->request_id);
-	if (c->status == 503 || atomic_load(&c->w->srv->draining))
-		evhttp_add_header(oh, "Connection", "close");
 	if (c->status >= 400) {
 		log_refused(c);
 		pdp_pending_discard(PDP_TAKE_PTR(c->pend)); /* nothing was submitted */
@@ -581,11 +548,12 @@ static void finish(struct call *c)
 		pdp_pending_start(PDP_TAKE_PTR(c->pend));
 		return;
 	}
-	pdp_http_reply_json(c->req, c->status, c->out.data ? c->out.data : "", c->out.len);
+	pdp_http_send(c->w, c->req, c->status, c->text && c->status < 400, c->request_id,
+		      c->out.data ? c->out.data : "", c->out.len);
 	pdp_metrics_request(&c->w->metrics, c->status, now_us() - c->started);
 }
 
-static void on_request(struct evhttp_request *req, void *arg)
+static void on_request(pdp_hreq *req, void *arg)
 {
 	pdp_worker *w = arg;
 	struct call c = { .w = w, .req = req, .status = 200, .started = now_us() };
@@ -601,35 +569,32 @@ static void on_request(struct evhttp_request *req, void *arg)
 	pdp_arena_reset(w->scratch);
 }
 
-/* The reply, with headers and body linearised into one chain so that
- * bufferevent_openssl sends one TLS record in one write(2) (it writes each
- * evbuffer chain as its own record). The evcon is alive here: replies are
- * sent from the request callback, and libevent frees the connection only
- * after the write completes. */
-int pdp_http_reply_json(struct evhttp_request *req, int status, const char *body, size_t len)
+/* Every reply goes out here: a 503, or any reply while the server drains,
+ * closes the connection (the client retries elsewhere: Retry-After). */
+void pdp_http_send(pdp_worker *w, pdp_hreq *r, int status, bool text, const char *request_id,
+		   const char *body, size_t len)
 {
-	struct evbuffer *b = evhttp_request_get_output_buffer(req);
-	if (evbuffer_add(b, body, len) != 0 || evbuffer_add(b, "\n", 1) != 0) {
-		evhttp_send_error(req, 500, NULL);
-		return -1;
-	}
-	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
-	evhttp_send_reply(req, status, status == 200 ? "OK" : "Error", NULL);
-	if (bev)
-		evbuffer_pullup(bufferevent_get_output(bev), -1);
-	return 0;
+	pdp_reply rep = { .status = status, .request_id = request_id, .retry_after = status == 503,
+			  .close = status == 503 || atomic_load_explicit(&w->srv->draining, memory_order_relaxed),
+			  .content_type = text ? "text/plain; charset=utf-8; version=0.0.4" : NULL };
+	pdp_hreq_reply(r, &rep, body, len);
 }
 
-void pdp_http_setup(pdp_worker *w)
+int pdp_http_setup(pdp_worker *w, int listen_fd)
 {
 	const pdp_config *cfg = &w->srv->cfg;
-	evhttp_set_gencb(w->http, on_request, w);
-	evhttp_set_max_body_size(w->http, (ev_ssize_t)cfg->max_body);
-	evhttp_set_max_headers_size(w->http, (ev_ssize_t)cfg->max_headers);
-	struct timeval tv = { cfg->read_timeout_ms / 1000, (cfg->read_timeout_ms % 1000) * 1000 };
-	evhttp_set_timeout_tv(w->http, &tv);
-	evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-						    EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD | EVHTTP_REQ_PATCH);
-	evhttp_set_default_content_type(w->http, "application/json");
+	int n = w->srv->nworkers ? w->srv->nworkers : 1;
+	pdp_conns_opts o = {
+		.max_head = cfg->max_headers, .max_body = cfg->max_body,
+		.read_timeout_ms = cfg->read_timeout_ms, .idle_timeout_ms = cfg->idle_timeout_ms,
+		/* the cap is shared out per worker (a connection never changes
+		 * worker), rounding up so that no worker gets a cap of zero */
+		.max_open = (cfg->max_connections + n - 1) / n,
+		.metrics = &w->metrics,
+	};
+	w->conns = pdp_conns_new(w->base, listen_fd, &o, on_request, w);
+	if (!w->conns)
+		return -1;
+	pdp_conns_set_ctx(w->conns, w->ssl_ctx);
+	return 0;
 }

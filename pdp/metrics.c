@@ -7,7 +7,8 @@
 #include <inttypes.h>
 #include <stddef.h>
 
-const int pdp_metrics_codes[PDP_M_CODES] = { 200, 400, 401, 403, 404, 405, 408, 411, 413, 415, 429, 500, 503 };
+const int pdp_metrics_codes[PDP_M_CODES] = { 200, 400, 401, 403, 404, 405, 408, 411, 413, 415, 417,
+						  422, 429, 431, 500, 501, 503 };
 const double pdp_metrics_buckets[PDP_M_BUCKETS] = { 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
 						    0.005, 0.01, 0.025, 0.05, 0.1, 0.5 };
 
@@ -17,7 +18,7 @@ void pdp_metrics_request(pdp_metrics *m, int status, uint64_t micros)
 	while (i < PDP_M_CODES - 1 && pdp_metrics_codes[i] != status)
 		i++;
 	if (pdp_metrics_codes[i] != status)
-		i = 11; /* anything unexpected counts as a 500 */
+		i = PDP_M_CODE_500; /* anything unexpected counts as a 500 */
 	atomic_fetch_add_explicit(&m->requests[i], 1, memory_order_relaxed);
 	int b = 0;
 	while (b < PDP_M_BUCKETS && (double)micros / 1e6 > pdp_metrics_buckets[b])

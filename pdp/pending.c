@@ -9,7 +9,6 @@
 #include "pending.h"
 
 #include <event2/event.h>
-#include <event2/keyvalq_struct.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +32,7 @@ struct part {
 
 struct pdp_pending {
 	pdp_worker *w;
-	struct evhttp_request *req;
+	pdp_hreq *req;
 	int status;
 	char request_id[129];
 	uint64_t started;
@@ -58,7 +57,7 @@ static char *dup_or_null(const char *s)
 	return s ? pdp_xstrndup(s, strlen(s)) : NULL;
 }
 
-pdp_pending *pdp_pending_new(pdp_worker *w, struct evhttp_request *req, int status,
+pdp_pending *pdp_pending_new(pdp_worker *w, pdp_hreq *req, int status,
 			     const char *request_id, uint64_t started_us)
 {
 	pdp_pending *p = pdp_xcalloc(1, sizeof(*p));
@@ -149,10 +148,7 @@ static void finish(pdp_pending *p)
 		pdp_ignore(pdp_buf_adds(&out, "{\"error\":{\"code\":\"audit_unavailable\",\"message\":"
 					"\"the decision could not be recorded in the audit log; retry later\"}}"));
 	}
-	struct evkeyvalq *oh = evhttp_request_get_output_headers(p->req);
-	if (status == 503)
-		evhttp_add_header(oh, "Retry-After", "1");
-	pdp_http_reply_json(p->req, status, out.data ? out.data : "", out.len);
+	pdp_http_send(p->w, p->req, status, false, p->request_id, out.data ? out.data : "", out.len);
 	pdp_metrics_request(&p->w->metrics, status, now_us() - p->started);
 	pdp_buf_done(&out);
 	pending_free(p);

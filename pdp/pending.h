@@ -14,9 +14,9 @@
 #ifndef PDP_PENDING_H
 #define PDP_PENDING_H
 
-#include <event2/http.h>
 #include <stdint.h>
 
+#include "conn.h"
 #include "pdp/buf.h"
 
 struct pdp_worker;
@@ -24,7 +24,7 @@ struct pdp_worker;
 typedef struct pdp_pending pdp_pending;
 
 /* Starts a pending reply for req with the given status. */
-pdp_pending *pdp_pending_new(struct pdp_worker *w, struct evhttp_request *req, int status,
+pdp_pending *pdp_pending_new(struct pdp_worker *w, pdp_hreq *req, int status,
 			     const char *request_id, uint64_t started_us);
 /* Adds one part of the body. `record_type` and `fields` (a JSON object) make
  * the part's audit record; when `with_seq` the part is a JSON object whose

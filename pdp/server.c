@@ -10,7 +10,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/thread.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -41,20 +40,6 @@ void pdp_server_status_copy(pdp_server *s, pdp_reload_status *ret)
 	pthread_mutex_lock(&s->lock);
 	*ret = s->status;
 	pthread_mutex_unlock(&s->lock);
-}
-
-static struct bufferevent *make_bev(struct event_base *base, void *arg)
-{
-	pdp_worker *w = arg;
-	/* the cap is shared out per worker (a connection never changes
-	 * worker), rounding up so that no worker gets a cap of zero */
-	int n = w->srv->nworkers ? w->srv->nworkers : 1;
-	int cap = (w->srv->cfg.max_connections + n - 1) / n;
-	SSL *ssl = pdp_tls_new_conn(w->ssl_ctx, &w->metrics.open_connections, cap);
-	if (!ssl)
-		return NULL;
-	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-					      BEV_OPT_CLOSE_ON_FREE);
 }
 
 static int listen_on(const pdp_config *c)
@@ -112,9 +97,9 @@ static int worker_init(pdp_server *s, pdp_worker *w, int id, pdp_policy *p, SSL_
 {
 	w->id = id;
 	w->srv = s;
+	w->listen_fd = -1;
 	w->base = event_base_new();
-	w->http = w->base ? evhttp_new(w->base) : NULL;
-	if (!w->http)
+	if (!w->base)
 		return -1;
 	w->policy = pdp_policy_ref(p);
 	SSL_CTX_up_ref(ctx);
@@ -126,11 +111,8 @@ static int worker_init(pdp_server *s, pdp_worker *w, int id, pdp_policy *p, SSL_
 		if (!w->aq)
 			return -1;
 	}
-	evhttp_set_bevcb(w->http, make_bev, w);
-	pdp_http_setup(w);
-	int fd = dup(s->listen_fd);
-	w->bound = fd >= 0 ? evhttp_accept_socket_with_handle(w->http, fd) : NULL;
-	return w->bound ? 0 : -1;
+	w->listen_fd = fcntl(s->listen_fd, F_DUPFD_CLOEXEC, 0);
+	return w->listen_fd >= 0 ? pdp_http_setup(w, w->listen_fd) : -1;
 }
 
 static void worker_done(pdp_worker *w)
@@ -138,8 +120,9 @@ static void worker_done(pdp_worker *w)
 	pdp_audit_queue_free(w->aq);
 	if (w->audit_ev)
 		event_free(w->audit_ev);
-	if (w->http)
-		evhttp_free(w->http);
+	pdp_conns_free(w->conns);
+	if (w->listen_fd >= 0)
+		close(w->listen_fd);
 	if (w->base)
 		event_base_free(w->base);
 	pdp_policy_unref(w->policy);
@@ -163,6 +146,7 @@ static void swap_cb(evutil_socket_t fd, short what, void *arg)
 	m->w->policy = m->policy;
 	SSL_CTX_free(m->w->ssl_ctx);
 	m->w->ssl_ctx = m->ctx;
+	pdp_conns_set_ctx(m->w->conns, m->ctx);
 	free(m);
 }
 
@@ -287,9 +271,10 @@ static void stop_worker_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
 	pdp_worker *w = arg;
-	if (w->bound) {
-		evhttp_del_accept_socket(w->http, w->bound); /* closes the dup'd fd */
-		w->bound = NULL;
+	pdp_conns_stop_accepting(w->conns);
+	if (w->listen_fd >= 0) {
+		close(w->listen_fd);
+		w->listen_fd = -1;
 	}
 	struct timeval grace = { 0, 200 * 1000 };
 	event_base_loopexit(w->base, &grace);

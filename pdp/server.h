@@ -3,8 +3,8 @@
  * state lives (STYLE: no other mutable globals).
  *
  * Threads: the main thread owns the listener, the signals, the reload and
- * the file watch; N workers each run their own event_base + evhttp on a
- * dup() of the listening socket. A connection never changes thread.
+ * the file watch; N workers each run their own event_base and connections
+ * (conn.c) on a dup() of the listening socket. A connection never changes thread.
  *
  * Policy revisions: each worker holds its own reference to the revision it
  * serves, touched only on its thread. A reload builds and verifies the new
@@ -17,12 +17,12 @@
 #define PDP_SERVER_H
 
 #include <event2/event.h>
-#include <event2/http.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
 #include "config.h"
+#include "conn.h"
 #include "metrics.h"
 #include "pdp/audit.h"
 #include "pdp/arena.h"
@@ -35,8 +35,8 @@ typedef struct pdp_worker {
 	struct pdp_server *srv;
 	pthread_t thread;
 	struct event_base *base;
-	struct evhttp *http;
-	struct evhttp_bound_socket *bound;
+	pdp_conns *conns;        /* this worker's client connections */
+	int listen_fd;           /* a dup() of the server's listener; -1 once closed */
 	pdp_policy *policy;      /* this worker's reference (worker thread only) */
 	SSL_CTX *ssl_ctx;        /* this worker's reference (worker thread only) */
 	pdp_arena *scratch;      /* per-request arena, reset after each request */
@@ -81,7 +81,8 @@ int pdp_server_reload(pdp_server *s, const char *why, const char *caller);
 void pdp_server_status_copy(pdp_server *s, pdp_reload_status *ret);
 
 /* http.c */
-void pdp_http_setup(pdp_worker *w);
-int pdp_http_reply_json(struct evhttp_request *req, int status, const char *body, size_t len);
+int pdp_http_setup(pdp_worker *w, int listen_fd);
+void pdp_http_send(pdp_worker *w, pdp_hreq *r, int status, bool text, const char *request_id,
+		   const char *body, size_t len);
 
 #endif

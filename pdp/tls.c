@@ -5,9 +5,7 @@
  * Design: the verified peer certificate is required at the handshake
  * (SSL_VERIFY_FAIL_IF_NO_PEER_CERT), so no request is ever served to an
  * unauthenticated client; a missing or foreign certificate fails the
- * handshake with an alert, counted through the info callback. The
- * connection counter lives in ex_data whose free callback runs when
- * libevent frees the SSL, whatever the reason the connection ended.
+ * handshake with an alert, counted through the info callback.
  * The OpenSSL error queue is drained into the error message (ngx_ssl_error).
  */
 #include "tls.h"
@@ -17,25 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int conn_idx = -1;
 static int ctx_counter_idx = -1;
-
-static void conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
-{
-	(void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
-	pdp_conn *c = ptr;
-	if (!c)
-		return;
-	atomic_fetch_sub(c->open_count, 1);
-	free(c->identity);
-	free(c);
-}
 
 int pdp_tls_init(void)
 {
-	conn_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_free);
 	ctx_counter_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
-	return conn_idx >= 0 && ctx_counter_idx >= 0 ? 0 : -1;
+	return ctx_counter_idx >= 0 ? 0 : -1;
 }
 
 static void drain_errors(pdp_buf *err)
@@ -95,23 +80,6 @@ SSL_CTX *pdp_tls_ctx_new(const char *cert, const char *key, const char *ca,
 	return ctx;
 }
 
-SSL *pdp_tls_new_conn(SSL_CTX *ctx, atomic_int *open_count, int max_open)
-{
-	SSL *ssl = SSL_new(ctx);
-	if (!ssl)
-		return NULL;
-	pdp_conn *c = pdp_xcalloc(1, sizeof(*c));
-	c->open_count = open_count;
-	c->over_limit = atomic_fetch_add(open_count, 1) >= max_open;
-	SSL_set_ex_data(ssl, conn_idx, c);
-	return ssl;
-}
-
-pdp_conn *pdp_tls_conn(SSL *ssl)
-{
-	return ssl ? SSL_get_ex_data(ssl, conn_idx) : NULL;
-}
-
 static char *identity_of(X509 *peer)
 {
 	GENERAL_NAMES *sans = X509_get_ext_d2i(peer, NID_subject_alt_name, NULL, NULL);
@@ -131,19 +99,10 @@ static char *identity_of(X509 *peer)
 	return n > 0 ? pdp_xstrndup(cn, (size_t)n) : pdp_xstrndup("", 0);
 }
 
-const char *pdp_tls_identity(SSL *ssl)
+char *pdp_tls_peer_identity(SSL *ssl)
 {
-	pdp_conn *c = pdp_tls_conn(ssl);
-	if (!c)
-		return NULL;
-	if (c->identity)
-		return c->identity;
 	X509 *peer = SSL_get1_peer_certificate(ssl);
-	if (!peer || SSL_get_verify_result(ssl) != X509_V_OK) {
-		X509_free(peer);
-		return NULL;
-	}
-	c->identity = identity_of(peer);
+	char *id = peer && SSL_get_verify_result(ssl) == X509_V_OK ? identity_of(peer) : NULL;
 	X509_free(peer);
-	return c->identity;
+	return id;
 }
