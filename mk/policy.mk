@@ -1,7 +1,7 @@
 # mk/policy.mk -- the policy core: fuzz targets (replayed in `make test`,
 # run by libFuzzer in `make fuzz`) and the evaluator benchmark.
 
-FUZZ_NAMES := yaml bundle request
+FUZZ_NAMES := yaml bundle request http
 FUZZ_REPLAYS := $(FUZZ_NAMES:%=$(O)/fuzz/%_replay)
 TEST_TARGETS += test-fuzz-replay
 FUZZ_TARGETS += $(FUZZ_NAMES:%=fuzz-%)
@@ -10,7 +10,7 @@ FUZZ_SECONDS ?= 60
 
 $(O)/fuzz/%_replay: $(O)/obj/tests/fuzz/%_fuzz.o $(O)/obj/tests/fuzz/fuzz_main.o $(LIBPOLICY)
 	@mkdir -p $(dir $@)
-	$(CC) $(FINAL_LDFLAGS) -o $@ $^ $(FINAL_LIBS)
+	$(CC) $(FINAL_LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(FINAL_LIBS)
 
 .PHONY: test-fuzz-replay fuzz-replay-run bench-eval
 # Replays every corpus entry under ASan + UBSan.
@@ -27,7 +27,11 @@ FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined
 	-Iinclude -Ipolicy $(PKG_CFLAGS)
 build-fuzz/%_fuzz: tests/fuzz/%_fuzz.c $(POLICY_SRCS)
 	@mkdir -p build-fuzz
-	clang $(FUZZ_CFLAGS) -o $@ $< $(POLICY_SRCS) $(FINAL_LIBS)
+	clang $(FUZZ_CFLAGS) -Ipdp -o $@ $< $(filter pdp/%.c,$^) $(POLICY_SRCS) $(FINAL_LIBS)
+
+# the HTTP parser lives with the server (pdp/) but needs only the core
+$(O)/fuzz/http_replay: $(O)/obj/pdp/http_parse.o
+build-fuzz/http_fuzz: pdp/http_parse.c
 
 fuzz-%: build-fuzz/%_fuzz
 	@mkdir -p build-fuzz/corpus/$*
