@@ -1,7 +1,7 @@
 # mk/policy.mk -- the policy core: fuzz targets (replayed in `make test`,
 # run by libFuzzer in `make fuzz`) and the evaluator benchmark.
 
-FUZZ_NAMES := yaml bundle request http
+FUZZ_NAMES := yaml bundle request http json
 FUZZ_REPLAYS := $(FUZZ_NAMES:%=$(O)/fuzz/%_replay)
 TEST_TARGETS += test-fuzz-replay
 FUZZ_TARGETS += $(FUZZ_NAMES:%=fuzz-%)

@@ -181,9 +181,11 @@ static enum pdp_err decide(struct run *r, const pdp_ynode *request, int64_t case
 			   pdp_decision *d, pdp_buf *msg)
 {
 	json_t *j = to_json(request);
-	pdp_request req;
-	enum pdp_err e = pdp_request_from_json(j, NULL, r->scratch, &req, msg);
+	char *text = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
 	json_decref(j);
+	pdp_request req;
+	enum pdp_err e = text ? pdp_request_parse(text, strlen(text), NULL, r->scratch, &req, msg) : PDP_E_NOMEM;
+	free(text);
 	if (e != PDP_OK)
 		return e;
 	if (case_t != INT64_MIN)

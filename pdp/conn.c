@@ -236,9 +236,16 @@ static void read_some(pdp_hconn *c)
 			}
 			return;
 		}
-		int n = SSL_read(c->ssl, c->in + c->in_len, (int)(c->in_cap - c->in_len));
+		size_t room = c->in_cap - c->in_len;
+		int n = SSL_read(c->ssl, c->in + c->in_len, (int)room);
 		if (n > 0) {
 			c->in_len += (size_t)n;
+			/* a short read with nothing left inside OpenSSL (read-ahead
+			 * took what the socket had): stop here rather than pay
+			 * for a read(2) that says EAGAIN; the read event is
+			 * level-triggered, so more bytes wake us again */
+			if ((size_t)n < room && !SSL_has_pending(c->ssl))
+				return;
 			continue;
 		}
 		int e = SSL_get_error(c->ssl, n);

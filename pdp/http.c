@@ -10,7 +10,6 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -34,6 +33,7 @@ struct call {
 	pdp_pending *pend;         /* the reply waits for audit records */
 	bool deferred;             /* the handler replies later by itself */
 	bool text;                 /* a text/plain answer */
+	size_t items;              /* batch entries handled */
 	uint64_t started;
 };
 
@@ -129,24 +129,25 @@ static void refused_fields(struct call *c, int status, const char *reason, const
 					    message, out)); /* no record fields: none written */
 }
 
-static enum pdp_err batch_item(struct call *c, const json_t *item, const pdp_request_limits *lim)
+/* One request of a batch: decided, or its error as the batch entry. */
+static enum pdp_err batch_item(void *arg, enum pdp_err ie, pdp_request *r, const char *why)
 {
-	pdp_request r;
+	struct call *c = arg;
+	c->items++;
 	pdp_buf msg;
 	pdp_buf_init(&msg, 4096);
-	enum pdp_err e = pdp_request_from_json(item, lim, c->w->scratch, &r, &msg);
-	if (e == PDP_OK)
-		e = decide_into(c, &r, &msg);
+	enum pdp_err e = ie == PDP_OK ? decide_into(c, r, &msg) : ie;
+	const char *text = ie == PDP_OK ? msg.data : why;
 	if (e != PDP_OK) {
 		pdp_buf part, fields;
 		pdp_buf_init(&part, 0);
 		pdp_buf_init(&fields, 0);
 		e = pdp_buf_printf(&part, "{\"error\":{\"code\":\"%s\",\"message\":", code_of(e));
 		if (e == PDP_OK)
-			e = pdp_buf_add_json_str(&part, pdp_str_c(msg.data ? msg.data : "invalid request"));
+			e = pdp_buf_add_json_str(&part, pdp_str_c(text ? text : "invalid request"));
 		if (e == PDP_OK)
 			e = pdp_buf_adds(&part, "}}");
-		refused_fields(c, 400, "bad_request", msg.data, &fields);
+		refused_fields(c, 400, "bad_request", text, &fields);
 		if (e == PDP_OK)
 			pdp_pending_add(c->pend, part.data, part.len, 0, fields.len ? "refused" : NULL, fields.data,
 					fields.len);
@@ -161,27 +162,17 @@ static void h_decisions(struct call *c)
 {
 	const pdp_config *cfg = &c->w->srv->cfg;
 	pdp_request_limits lim = limits_of(cfg);
-	if (!pdp_json_depth_ok(c->body, c->body_len, lim.max_depth + 2))
-		return set_error(c, 400, "limit", "JSON nested too deeply");
-	json_error_t jerr;
-	json_t *root = json_loadb(c->body, c->body_len, JSON_REJECT_DUPLICATES, &jerr);
-	json_t *reqs = root ? json_object_get(root, "requests") : NULL;
-	if (!root)
-		set_error(c, 400, "bad_json", jerr.text);
-	else if (!json_is_object(root) || json_object_size(root) != 1 || !json_is_array(reqs))
-		set_error(c, 400, "bad_request", "expected {\"requests\": [...]}");
-	else if (json_array_size(reqs) == 0 || json_array_size(reqs) > (size_t)cfg->max_batch)
-		set_error(c, 400, "limit", "a batch holds 1 to max_batch requests");
-	else {
-		c->pend = pdp_pending_new(c->w, c->req, 200, c->request_id, c->started);
-		pdp_pending_set_frame(c->pend, "{\"decisions\":[", ",", "]}");
-		enum pdp_err e = PDP_OK;
-		for (size_t i = 0; e == PDP_OK && i < json_array_size(reqs); i++)
-			e = batch_item(c, json_array_get(reqs, i), &lim);
-		if (e != PDP_OK)
-			set_error(c, 500, "internal", "could not build the response");
-	}
-	json_decref(root);
+	pdp_buf msg;
+	pdp_buf_init(&msg, 4096);
+	c->pend = pdp_pending_new(c->w, c->req, 200, c->request_id, c->started);
+	pdp_pending_set_frame(c->pend, "{\"decisions\":[", ",", "]}");
+	enum pdp_err e = pdp_request_parse_batch(c->body, c->body_len, &lim, (size_t)cfg->max_batch, c->w->scratch,
+						 batch_item, c, &msg);
+	if (e != PDP_OK && c->items == 0) /* the body as a whole was refused */
+		set_error(c, 400, code_of(e), msg.data ? msg.data : pdp_err_str(e));
+	else if (e != PDP_OK)
+		set_error(c, 500, "internal", "could not build the response");
+	pdp_buf_done(&msg);
 }
 
 static void h_health(struct call *c)

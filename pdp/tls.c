@@ -72,6 +72,7 @@ SSL_CTX *pdp_tls_ctx_new(const char *cert, const char *key, const char *ca,
 				      SSL_OP_NO_COMPRESSION);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 	SSL_CTX_set_verify_depth(ctx, 4);
+	SSL_CTX_set_read_ahead(ctx, 1); /* one read(2) for a request's records */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
 	static const unsigned char sid_ctx[] = "meshpdp";
 	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);

@@ -1,16 +1,17 @@
 /*
  * request.c -- a decision request (SPEC 4, 3.1 "Request shape") from JSON.
  *
- * Design: the JSON nesting depth is checked on the raw bytes before jansson
- * builds anything (so a deeply nested body costs nothing), duplicate keys
- * are rejected (the gateway and the PDP must not read different values),
- * and each object is read through a small key table. Strings are copied into
- * the caller's arena, so the jansson tree can be freed at once.
+ * Design: the JSON nesting depth is checked on the raw bytes before anything
+ * is built (so a deeply nested body costs nothing), the document is read by
+ * the strict reader of json.c (duplicate keys rejected: the gateway and the
+ * PDP must not read different values), and each object is read through a
+ * small key table. Strings are copied into the caller's arena, so the
+ * tokens can be freed at once and the body need not outlive the call.
  */
-#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "json.h"
 #include "pdp/eval.h"
 
 
@@ -37,191 +38,207 @@ bool pdp_json_depth_ok(const char *s, size_t len, size_t max)
 	return true;
 }
 
-/* Unknown keys of an object are errors. */
-static bool keys_known(const json_t *o, const char *const *keys, const char *what, pdp_buf *errmsg)
+/* A reader over one parsed document. */
+struct rd {
+	const pdp_jdoc *d;
+	const pdp_request_limits *lim;
+	pdp_arena *a;
+	pdp_buf *errmsg;
+};
+
+static const pdp_jtok *tok(const struct rd *x, uint32_t i)
 {
-	const char *k;
-	json_t *v;
-	json_object_foreach((json_t *)o, k, v) {
+	return &x->d->t[i];
+}
+
+/* Unknown keys of an object are errors (the first, in document order). */
+static bool keys_known(const struct rd *x, uint32_t o, const char *const *keys, const char *what)
+{
+	for (uint32_t k = o + 1, n = 0; n < tok(x, o)->n; n++, k = pdp_json_next_key(x->d, k)) {
 		bool ok = false;
 		for (size_t i = 0; keys[i] && !ok; i++)
-			ok = !strcmp(k, keys[i]);
+			ok = pdp_str_eq_c(tok(x, k)->s, keys[i]);
 		if (!ok) {
-			pdp_buf_errf(errmsg, "unknown key '%s' in %s", k, what);
+			pdp_buf_errf(x->errmsg, "unknown key '%.*s' in %s", (int)tok(x, k)->s.len, tok(x, k)->s.p, what);
 			return false;
 		}
 	}
 	return true;
 }
 
-static bool get_str(const json_t *o, const char *key, bool required, const pdp_request_limits *lim,
-		    pdp_arena *a, pdp_str *ret, bool *ret_has, const char *what, pdp_buf *errmsg)
+static bool get_str(const struct rd *x, uint32_t o, const char *key, bool required, pdp_str *ret,
+		    bool *ret_has, const char *what)
 {
-	const json_t *v = json_object_get(o, key);
+	uint32_t v = pdp_json_get(x->d, o, key);
 	if (!v) {
 		if (required)
-			pdp_buf_errf(errmsg, "missing %s.%s", what, key);
+			pdp_buf_errf(x->errmsg, "missing %s.%s", what, key);
 		return !required;
 	}
-	if (!json_is_string(v)) {
-		pdp_buf_errf(errmsg, "%s.%s must be a string", what, key);
+	if (tok(x, v)->type != PDP_J_STRING) {
+		pdp_buf_errf(x->errmsg, "%s.%s must be a string", what, key);
 		return false;
 	}
-	size_t n = json_string_length(v);
-	if (n > lim->max_string) {
-		pdp_buf_errf(errmsg, "%s.%s is longer than %zu bytes", what, key, lim->max_string);
+	if (tok(x, v)->s.len > x->lim->max_string) {
+		pdp_buf_errf(x->errmsg, "%s.%s is longer than %zu bytes", what, key, x->lim->max_string);
 		return false;
 	}
-	*ret = pdp_arena_str(a, (pdp_str){ json_string_value(v), n });
+	*ret = pdp_arena_str(x->a, tok(x, v)->s);
 	if (ret_has)
 		*ret_has = true;
 	return true;
 }
 
-static bool get_strlist(const json_t *v, size_t max, const pdp_request_limits *lim, pdp_arena *a,
-			pdp_str **ret, size_t *ret_n, const char *what, pdp_buf *errmsg)
+static bool get_strlist(const struct rd *x, uint32_t v, size_t max, pdp_str **ret, size_t *ret_n,
+			const char *what)
 {
-	if (!json_is_array(v)) {
-		pdp_buf_errf(errmsg, "%s must be a list of strings", what);
+	if (tok(x, v)->type != PDP_J_ARRAY) {
+		pdp_buf_errf(x->errmsg, "%s must be a list of strings", what);
 		return false;
 	}
-	size_t n = json_array_size(v);
+	size_t n = tok(x, v)->n;
 	if (n > max) {
-		pdp_buf_errf(errmsg, "%s has more than %zu entries", what, max);
+		pdp_buf_errf(x->errmsg, "%s has more than %zu entries", what, max);
 		return false;
 	}
-	pdp_str *out = pdp_arena_array(a, n + 1, sizeof(*out));
-	for (size_t i = 0; i < n; i++) {
-		const json_t *s = json_array_get(v, i);
-		if (!json_is_string(s) || json_string_length(s) > lim->max_string) {
-			pdp_buf_errf(errmsg, "%s[%zu] must be a string of at most %zu bytes", what, i, lim->max_string);
+	pdp_str *out = pdp_arena_array(x->a, n + 1, sizeof(*out));
+	uint32_t e = v + 1;
+	for (size_t i = 0; i < n; i++, e = pdp_json_next_elem(x->d, e)) {
+		if (tok(x, e)->type != PDP_J_STRING || tok(x, e)->s.len > x->lim->max_string) {
+			pdp_buf_errf(x->errmsg, "%s[%zu] must be a string of at most %zu bytes", what, i,
+				     x->lim->max_string);
 			return false;
 		}
-		out[i] = pdp_arena_str(a, (pdp_str){ json_string_value(s), json_string_length(s) });
+		out[i] = pdp_arena_str(x->a, tok(x, e)->s);
 	}
 	*ret = out;
 	*ret_n = n;
 	return true;
 }
 
-static bool read_subject(const json_t *s, const pdp_request_limits *lim, pdp_arena *a,
-			 pdp_request *r, pdp_buf *errmsg)
+static bool read_subject(const struct rd *x, uint32_t s, pdp_request *r)
 {
 	static const char *const keys[] = { "id", "domain", "groups", "attributes", NULL };
-	if (!json_is_object(s)) {
-		pdp_buf_errf(errmsg, "subject must be an object");
+	if (tok(x, s)->type != PDP_J_OBJECT) {
+		pdp_buf_errf(x->errmsg, "subject must be an object");
 		return false;
 	}
-	if (!keys_known(s, keys, "subject", errmsg) ||
-	    !get_str(s, "id", true, lim, a, &r->subject_id, NULL, "subject", errmsg) ||
-	    !get_str(s, "domain", false, lim, a, &r->subject_domain, &r->has_domain, "subject", errmsg))
+	if (!keys_known(x, s, keys, "subject") || !get_str(x, s, "id", true, &r->subject_id, NULL, "subject") ||
+	    !get_str(x, s, "domain", false, &r->subject_domain, &r->has_domain, "subject"))
 		return false;
 	if (r->subject_id.len == 0) {
-		pdp_buf_errf(errmsg, "subject.id must not be empty");
+		pdp_buf_errf(x->errmsg, "subject.id must not be empty");
 		return false;
 	}
-	const json_t *g = json_object_get(s, "groups");
-	if (g && !get_strlist(g, lim->max_groups, lim, a, &r->groups, &r->ngroups, "subject.groups", errmsg))
+	uint32_t g = pdp_json_get(x->d, s, "groups");
+	if (g && !get_strlist(x, g, x->lim->max_groups, &r->groups, &r->ngroups, "subject.groups"))
 		return false;
-	const json_t *at = json_object_get(s, "attributes");
-	if (at && !json_is_object(at)) {
-		pdp_buf_errf(errmsg, "subject.attributes must be an object");
+	uint32_t at = pdp_json_get(x->d, s, "attributes");
+	if (at && tok(x, at)->type != PDP_J_OBJECT) {
+		pdp_buf_errf(x->errmsg, "subject.attributes must be an object");
 		return false;
 	}
 	return true;
 }
 
-static bool read_resource(const json_t *o, const pdp_request_limits *lim, pdp_arena *a,
-			  pdp_request *r, pdp_buf *errmsg)
+static bool read_resource(const struct rd *x, uint32_t o, pdp_request *r)
 {
 	static const char *const keys[] = { "product", "columns", NULL };
-	if (!json_is_object(o)) {
-		pdp_buf_errf(errmsg, "resource must be an object");
+	if (tok(x, o)->type != PDP_J_OBJECT) {
+		pdp_buf_errf(x->errmsg, "resource must be an object");
 		return false;
 	}
-	if (!keys_known(o, keys, "resource", errmsg) ||
-	    !get_str(o, "product", true, lim, a, &r->product, NULL, "resource", errmsg))
+	if (!keys_known(x, o, keys, "resource") || !get_str(x, o, "product", true, &r->product, NULL, "resource"))
 		return false;
-	const json_t *c = json_object_get(o, "columns");
+	uint32_t c = pdp_json_get(x->d, o, "columns");
 	if (!c)
 		return true;
-	if (!get_strlist(c, lim->max_columns, lim, a, &r->columns, &r->ncolumns, "resource.columns", errmsg))
+	if (!get_strlist(x, c, x->lim->max_columns, &r->columns, &r->ncolumns, "resource.columns"))
 		return false;
 	if (r->ncolumns == 0) {
-		pdp_buf_errf(errmsg, "resource.columns must not be empty (omit it for all columns)");
+		pdp_buf_errf(x->errmsg, "resource.columns must not be empty (omit it for all columns)");
 		return false;
 	}
 	r->has_columns = true;
 	return true;
 }
 
-static bool read_time(const json_t *t, pdp_request *r, pdp_buf *errmsg)
+static bool read_time(const struct rd *x, uint32_t t, pdp_request *r)
 {
-	if (json_is_integer(t) && json_integer_value(t) >= 0) {
-		r->time = (int64_t)json_integer_value(t);
+	const pdp_jtok *v = tok(x, t);
+	if (v->type == PDP_J_INT && v->i >= 0) {
+		r->time = v->i;
 		r->has_time = true;
 		return true;
 	}
-	if (json_is_string(t) &&
-	    pdp_parse_time((pdp_str){ json_string_value(t), json_string_length(t) }, &r->time)) {
+	if (v->type == PDP_J_STRING && pdp_parse_time(v->s, &r->time)) {
 		r->has_time = true;
 		return true;
 	}
-	pdp_buf_errf(errmsg, "context.time must be an RFC 3339 time (2026-06-01T12:00:00Z), a date or epoch seconds (>= 0)");
+	pdp_buf_errf(x->errmsg, "context.time must be an RFC 3339 time (2026-06-01T12:00:00Z), a date or epoch seconds (>= 0)");
 	return false;
 }
 
-static bool read_context(const json_t *o, const pdp_request_limits *lim, pdp_arena *a,
-			 pdp_request *r, pdp_buf *errmsg)
+static bool read_context(const struct rd *x, uint32_t o, pdp_request *r)
 {
-	if (!json_is_object(o)) {
-		pdp_buf_errf(errmsg, "context must be an object");
+	if (tok(x, o)->type != PDP_J_OBJECT) {
+		pdp_buf_errf(x->errmsg, "context must be an object");
 		return false;
 	}
-	if (!get_str(o, "purpose", false, lim, a, &r->purpose, &r->has_purpose, "context", errmsg))
+	if (!get_str(x, o, "purpose", false, &r->purpose, &r->has_purpose, "context"))
 		return false;
 	pdp_str dialect = PDP_STR_NULL;
 	bool has_dialect = false;
-	if (!get_str(o, "dialect", false, lim, a, &dialect, &has_dialect, "context", errmsg))
+	if (!get_str(x, o, "dialect", false, &dialect, &has_dialect, "context"))
 		return false;
 	if (has_dialect && !pdp_dialect_parse(dialect, &r->dialect)) {
-		pdp_buf_errf(errmsg, "context.dialect must be postgres, trino or spark");
+		pdp_buf_errf(x->errmsg, "context.dialect must be postgres, trino or spark");
 		return false;
 	}
-	const json_t *t = json_object_get(o, "time");
-	return !t || read_time(t, r, errmsg);
+	uint32_t t = pdp_json_get(x->d, o, "time");
+	return !t || read_time(x, t, r);
 }
 
-enum pdp_err pdp_request_from_json(const json_t *obj, const pdp_request_limits *lim,
-				   pdp_arena *a, pdp_request *ret, pdp_buf *errmsg)
+/* The request at token i of a parsed document. */
+static enum pdp_err read_request(const struct rd *x, uint32_t i, pdp_request *ret)
 {
 	static const char *const keys[] = { "subject", "action", "resource", "context", NULL };
-	static const pdp_request_limits defaults = PDP_REQUEST_LIMITS_DEFAULT;
-	lim = lim ? lim : &defaults;
 	pdp_request r = { 0 };
-	if (!json_is_object(obj)) {
-		pdp_buf_errf(errmsg, "a request must be a JSON object");
+	if (tok(x, i)->type != PDP_J_OBJECT) {
+		pdp_buf_errf(x->errmsg, "a request must be a JSON object");
 		PDP_BAIL(PDP_E_INVALID);
 	}
-	PDP_ENSURE(keys_known(obj, keys, "request", errmsg), PDP_E_INVALID);
-	const json_t *s = json_object_get(obj, "subject"), *res = json_object_get(obj, "resource");
-	const json_t *ctx = json_object_get(obj, "context");
+	PDP_ENSURE(keys_known(x, i, keys, "request"), PDP_E_INVALID);
+	uint32_t s = pdp_json_get(x->d, i, "subject"), res = pdp_json_get(x->d, i, "resource");
+	uint32_t ctx = pdp_json_get(x->d, i, "context");
 	if (!s || !res) {
-		pdp_buf_errf(errmsg, "missing %s", !s ? "subject" : "resource");
+		pdp_buf_errf(x->errmsg, "missing %s", !s ? "subject" : "resource");
 		PDP_BAIL(PDP_E_INVALID);
 	}
-	PDP_ENSURE(read_subject(s, lim, a, &r, errmsg), PDP_E_INVALID);
+	PDP_ENSURE(read_subject(x, s, &r), PDP_E_INVALID);
 	pdp_str action = PDP_STR_NULL;
-	PDP_ENSURE(get_str(obj, "action", true, lim, a, &action, NULL, "request", errmsg), PDP_E_INVALID);
+	PDP_ENSURE(get_str(x, i, "action", true, &action, NULL, "request"), PDP_E_INVALID);
 	r.action = pdp_action_parse(action);
 	if (!r.action) {
-		pdp_buf_errf(errmsg, "unknown action '%.*s' (describe, read or write)", (int)action.len, action.p);
+		pdp_buf_errf(x->errmsg, "unknown action '%.*s' (describe, read or write)", (int)action.len, action.p);
 		PDP_BAIL(PDP_E_INVALID);
 	}
-	PDP_ENSURE(read_resource(res, lim, a, &r, errmsg), PDP_E_INVALID);
-	PDP_ENSURE(!ctx || read_context(ctx, lim, a, &r, errmsg), PDP_E_INVALID);
+	PDP_ENSURE(read_resource(x, res, &r), PDP_E_INVALID);
+	PDP_ENSURE(!ctx || read_context(x, ctx, &r), PDP_E_INVALID);
 	*ret = r;
 	return PDP_OK;
+}
+
+/* Parses a whole document: depth checked on the raw bytes first (a deeply
+ * nested body costs nothing), then the strict reader. */
+static enum pdp_err parse_doc(const char *json, size_t len, size_t max_depth, pdp_arena *a, pdp_jdoc *d,
+			      pdp_buf *errmsg)
+{
+	if (!pdp_json_depth_ok(json, len, max_depth)) {
+		pdp_buf_errf(errmsg, "JSON nested deeper than %zu levels", max_depth);
+		PDP_BAIL(PDP_E_LIMIT);
+	}
+	return pdp_json_parse(json, len, max_depth, a, d, errmsg);
 }
 
 enum pdp_err pdp_request_parse(const char *json, size_t len, const pdp_request_limits *lim,
@@ -229,18 +246,41 @@ enum pdp_err pdp_request_parse(const char *json, size_t len, const pdp_request_l
 {
 	static const pdp_request_limits defaults = PDP_REQUEST_LIMITS_DEFAULT;
 	lim = lim ? lim : &defaults;
-	if (!pdp_json_depth_ok(json, len, lim->max_depth)) {
-		pdp_buf_errf(errmsg, "JSON nested deeper than %zu levels", lim->max_depth);
-		PDP_BAIL(PDP_E_LIMIT);
+	pdp_jdoc d;
+	PDP_TRY(parse_doc(json, len, lim->max_depth, a, &d, errmsg));
+	struct rd x = { &d, lim, a, errmsg };
+	enum pdp_err e = read_request(&x, 0, ret);
+	pdp_json_done(&d);
+	return e;
+}
+
+enum pdp_err pdp_request_parse_batch(const char *json, size_t len, const pdp_request_limits *lim,
+				     size_t max_batch, pdp_arena *a, pdp_batch_fn fn, void *arg,
+				     pdp_buf *errmsg)
+{
+	static const pdp_request_limits defaults = PDP_REQUEST_LIMITS_DEFAULT;
+	lim = lim ? lim : &defaults;
+	pdp_jdoc d;
+	PDP_TRY(parse_doc(json, len, lim->max_depth + 2, a, &d, errmsg));
+	uint32_t reqs = pdp_json_get(&d, 0, "requests");
+	enum pdp_err e = PDP_OK;
+	if (d.t[0].type != PDP_J_OBJECT || d.t[0].n != 1 || !reqs || d.t[reqs].type != PDP_J_ARRAY) {
+		pdp_buf_errf(errmsg, "expected {\"requests\": [...]}");
+		e = PDP_E_INVALID;
+	} else if (d.t[reqs].n == 0 || d.t[reqs].n > max_batch) {
+		pdp_buf_errf(errmsg, "a batch holds 1 to max_batch requests");
+		e = PDP_E_LIMIT;
 	}
-	json_error_t jerr;
-	json_t *obj = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!obj) {
-		pdp_buf_errf(errmsg, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
-		PDP_BAIL(PDP_E_PARSE);
+	for (uint32_t i = 0, item = reqs + 1; e == PDP_OK && i < d.t[reqs].n; i++, item = d.t[item].next) {
+		pdp_buf msg;
+		pdp_buf_init(&msg, 4096);
+		struct rd x = { &d, lim, a, &msg };
+		pdp_request r;
+		enum pdp_err ie = read_request(&x, item, &r);
+		e = fn(arg, ie, ie == PDP_OK ? &r : NULL, msg.data);
+		pdp_buf_done(&msg);
 	}
-	enum pdp_err e = pdp_request_from_json(obj, lim, a, ret, errmsg);
-	json_decref(obj);
+	pdp_json_done(&d);
 	return e;
 }
 

@@ -60,12 +60,16 @@ PDP_MUST_USE enum pdp_err pdp_request_parse(const char *json, size_t len,
 /* True when the JSON text nests at most max levels (checked on the raw
  * bytes, before any parser allocates). */
 bool pdp_json_depth_ok(const char *json, size_t len, size_t max);
-/* Same, from an already-parsed jansson object (for batches). */
-struct json_t;
-PDP_MUST_USE enum pdp_err pdp_request_from_json(const struct json_t *obj,
-						const pdp_request_limits *lim,
-						pdp_arena *arena, pdp_request *ret,
-						pdp_buf *errmsg);
+/* A batch body {"requests": [...]} (SPEC 4): each request, in order, is
+ * handed to fn with its own result (r is NULL and msg says why when it was
+ * refused); fn's error stops the walk and is returned. Errors of the whole
+ * body: PDP_E_PARSE, PDP_E_LIMIT (nesting; 0 or more than max_batch
+ * requests), PDP_E_INVALID (another shape). */
+typedef enum pdp_err (*pdp_batch_fn)(void *arg, enum pdp_err e, pdp_request *r, const char *msg);
+PDP_MUST_USE enum pdp_err pdp_request_parse_batch(const char *json, size_t len,
+						  const pdp_request_limits *lim, size_t max_batch,
+						  pdp_arena *a, pdp_batch_fn fn, void *arg,
+						  pdp_buf *errmsg);
 
 /* YYYY-MM-DD (00:00:00Z) or RFC 3339 with Z or an offset → epoch seconds. */
 bool pdp_parse_time(pdp_str s, int64_t *ret);
