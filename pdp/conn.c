@@ -160,14 +160,34 @@ static const char *reason_of(int status)
 	}
 }
 
+static enum pdp_err add_uint(pdp_buf *o, size_t v)
+{
+	char d[24];
+	size_t n = sizeof(d);
+	do
+		d[--n] = (char)('0' + v % 10);
+	while (v /= 10);
+	return pdp_buf_add(o, d + n, sizeof(d) - n);
+}
+
+/* The status line and headers by hand: this runs once per request. */
 static enum pdp_err format_reply(pdp_buf *o, const pdp_reply *rep, bool head_only, const char *body,
 				 size_t len)
 {
-	PDP_TRY(pdp_buf_printf(o, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n", rep->status,
-			       reason_of(rep->status),
-			       rep->content_type ? rep->content_type : "application/json", len + 1));
-	if (rep->request_id && rep->request_id[0])
-		PDP_TRY(pdp_buf_printf(o, "X-Request-Id: %s\r\n", rep->request_id));
+	PDP_TRY(pdp_buf_adds(o, "HTTP/1.1 "));
+	PDP_TRY(add_uint(o, (size_t)rep->status));
+	PDP_TRY(pdp_buf_addc(o, ' '));
+	PDP_TRY(pdp_buf_adds(o, reason_of(rep->status)));
+	PDP_TRY(pdp_buf_adds(o, "\r\nContent-Type: "));
+	PDP_TRY(pdp_buf_adds(o, rep->content_type ? rep->content_type : "application/json"));
+	PDP_TRY(pdp_buf_adds(o, "\r\nContent-Length: "));
+	PDP_TRY(add_uint(o, len + 1));
+	PDP_TRY(pdp_buf_adds(o, "\r\n"));
+	if (rep->request_id && rep->request_id[0]) {
+		PDP_TRY(pdp_buf_adds(o, "X-Request-Id: "));
+		PDP_TRY(pdp_buf_adds(o, rep->request_id));
+		PDP_TRY(pdp_buf_adds(o, "\r\n"));
+	}
 	if (rep->retry_after)
 		PDP_TRY(pdp_buf_adds(o, "Retry-After: 1\r\n"));
 	PDP_TRY(pdp_buf_adds(o, rep->close ? "Connection: close\r\n\r\n" : "\r\n"));

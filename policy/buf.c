@@ -108,12 +108,22 @@ enum pdp_err pdp_buf_addc(pdp_buf *b, char c)
 	return pdp_buf_add(b, &c, 1);
 }
 
+/* One vsnprintf when the text fits in the spare capacity (the usual case),
+ * a second only after growing; a failed attempt leaves the buffer as it was
+ * (its NUL put back). */
 enum pdp_err pdp_buf_vprintf(pdp_buf *b, const char *fmt, va_list ap)
 {
+	size_t room = b->cap > b->len ? b->cap - b->len : 0;
 	va_list cp;
 	va_copy(cp, ap);
-	int n = vsnprintf(NULL, 0, fmt, cp);
+	int n = vsnprintf(room ? b->data + b->len : NULL, room, fmt, cp);
 	va_end(cp);
+	if (n >= 0 && (size_t)n < room && (b->max == 0 || b->len + (size_t)n <= b->max)) {
+		b->len += (size_t)n; /* vsnprintf wrote the NUL */
+		return PDP_OK;
+	}
+	if (room)
+		b->data[b->len] = '\0';
 	PDP_ENSURE(n >= 0, PDP_E_INVALID);
 	PDP_TRY(pdp_buf_reserve(b, (size_t)n));
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
