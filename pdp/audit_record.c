@@ -147,49 +147,96 @@ static const bool plain_tab[256] = {
 };
 
 
+/* Skips the bytes a canonical string holds as they are, eight at a time
+ * (a word has none of them when no byte is below 0x20, 0x22, 0x5C or at
+ * least 0x80), then byte by byte; returns the first byte that is not
+ * plain, or end. */
+static const unsigned char *plain_run(const unsigned char *p, const unsigned char *end)
+{
+	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+	while (end - p >= 8) {
+		uint64_t w, q, bs;
+		memcpy(&w, p, 8);
+		q = w ^ (ones * 0x22);
+		bs = w ^ (ones * 0x5C);
+		/* a byte below 0x20, a zero byte of q or bs, or a high bit */
+		uint64_t hit = ((w - ones * 0x20) | (q - ones) | (bs - ones) | w) & high;
+		if (hit)
+			break;
+		p += 8;
+	}
+	while (p < end && plain_tab[*p])
+		p++;
+	return p;
+}
+
+/* The escape for a byte below 0x20, '"' or '\\' (out holds 6). */
+static size_t escape(unsigned char c, char *out)
+{
+	out[0] = '\\';
+	switch (c) {
+	case '"': out[1] = '"'; return 2;
+	case '\\': out[1] = '\\'; return 2;
+	case '\b': out[1] = 'b'; return 2;
+	case '\f': out[1] = 'f'; return 2;
+	case '\n': out[1] = 'n'; return 2;
+	case '\r': out[1] = 'r'; return 2;
+	case '\t': out[1] = 't'; return 2;
+	default:
+		memcpy(out, "\\u00", 4);
+		out[4] = hexdig[c >> 4];
+		out[5] = hexdig[c & 15];
+		return 6;
+	}
+}
+
 enum pdp_err pdp_audit_add_str(pdp_buf *b, const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+	size_t start = b->len;
 	PDP_TRY(pdp_buf_reserve(b, n + 2));
-	PDP_TRY(pdp_buf_addc(b, '"'));
+	b->data[b->len++] = '"';
 	const unsigned char *run = p;
 	while (p < end) {
-		while (p < end && plain_tab[*p])
-			p++;
+		p = plain_run(p, end);
 		if (p >= end)
 			break;
 		unsigned char c = *p;
 		if (c >= 0x80) {
 			size_t k = utf8_seq(p, end);
-			PDP_ENSURE(k > 0, PDP_E_INVALID);
+			if (!k)
+				break;
 			p += k;
 			continue;
 		}
-		PDP_ENSURE(c != 0, PDP_E_INVALID);
-		PDP_TRY(pdp_buf_add(b, run, (size_t)(p - run)));
-		char esc[7] = { '\\', 0, 0, 0, 0, 0, 0 };
-		size_t en = 2;
-		switch (c) {
-		case '"': esc[1] = '"'; break;
-		case '\\': esc[1] = '\\'; break;
-		case '\b': esc[1] = 'b'; break;
-		case '\f': esc[1] = 'f'; break;
-		case '\n': esc[1] = 'n'; break;
-		case '\r': esc[1] = 'r'; break;
-		case '\t': esc[1] = 't'; break;
-		default:
-			memcpy(esc, "\\u00", 4);
-			esc[4] = hexdig[c >> 4];
-			esc[5] = hexdig[c & 15];
-			en = 6;
+		if (c == 0)
 			break;
+		char esc[6];
+		size_t en = escape(c, esc);
+		/* the run, the escape, and what is left with its closing quote */
+		enum pdp_err e = pdp_buf_reserve(b, (size_t)(p - run) + en + (size_t)(end - p) + 1);
+		if (e != PDP_OK) {
+			b->len = start;
+			b->data[start] = '\0';
+			return e;
 		}
-		PDP_TRY(pdp_buf_add(b, esc, en));
+		memcpy(b->data + b->len, run, (size_t)(p - run));
+		b->len += (size_t)(p - run);
+		memcpy(b->data + b->len, esc, en);
+		b->len += en;
 		p++;
 		run = p;
 	}
-	PDP_TRY(pdp_buf_add(b, run, (size_t)(p - run)));
-	return pdp_buf_addc(b, '"');
+	if (p < end) { /* invalid UTF-8 or U+0000: nothing appended */
+		b->len = start;
+		b->data[start] = '\0';
+		PDP_BAIL(PDP_E_INVALID);
+	}
+	memcpy(b->data + b->len, run, (size_t)(p - run));
+	b->len += (size_t)(p - run);
+	b->data[b->len++] = '"';
+	b->data[b->len] = '\0';
+	return PDP_OK;
 }
 
 struct kv {
@@ -328,10 +375,7 @@ static bool c_string(struct canon *c, pdp_str *ret_body)
 {
 	const unsigned char *p = (const unsigned char *)c->p + 1, *end = (const unsigned char *)c->end;
 	while (p < end) {
-		while (end - p >= 4 && plain_tab[p[0]] && plain_tab[p[1]] && plain_tab[p[2]] && plain_tab[p[3]])
-			p += 4;
-		while (p < end && plain_tab[*p])
-			p++;
+		p = plain_run(p, end);
 		if (p >= end)
 			break;
 		unsigned char ch = *p;
@@ -607,27 +651,59 @@ void pdp_audit_ts_now(char ret[PDP_AUDIT_TS_LEN + 1])
 	put_digits(ret + 20, (unsigned)(ts.tv_nsec / 1000), 6);
 }
 
+static char *put_u64(char *p, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+static char *put(char *p, const void *s, size_t n)
+{
+	memcpy(p, s, n);
+	return p + n;
+}
+
+#define PUT_LIT(p, lit) put((p), (lit), sizeof(lit) - 1)
+
+/* Formats by hand (no printf: this is the writer's per-record path) into
+ * space reserved up front. */
 enum pdp_err pdp_audit_line_build(pdp_audit_hasher *h, pdp_buf *out, uint64_t seq,
 				  const char ts[PDP_AUDIT_TS_LEN + 1], const char *type,
 				  const uint8_t prev[32], pdp_str members, uint8_t ret_hash[32])
 {
-	size_t start = out->len;
-	char prevhex[65], hashhex[65];
+	size_t tlen = strlen(type);
 	uint8_t hash[32];
-	PDP_BUG_ON(!pdp_audit_type_valid(type, strlen(type)));
-	pdp_audit_hex(prev, 32, prevhex);
-	PDP_TRY(pdp_buf_reserve(out, 160 + members.len + PDP_AUDIT_SUFFIX_LEN));
-	PDP_TRY(pdp_buf_printf(out, "%s%llu,\"ts\":\"%s\",\"type\":\"%s\",\"prev\":\"%s\"", env_v,
-			       (unsigned long long)seq, ts, type, prevhex));
+	PDP_BUG_ON(!pdp_audit_type_valid(type, tlen));
+	PDP_TRY(pdp_buf_reserve(out, 160 + tlen + members.len + PDP_AUDIT_SUFFIX_LEN));
+	char *start = out->data + out->len, *p = start;
+	p = PUT_LIT(p, env_v);
+	p = put_u64(p, seq);
+	p = PUT_LIT(p, ",\"ts\":\"");
+	p = put(p, ts, PDP_AUDIT_TS_LEN);
+	p = PUT_LIT(p, "\",\"type\":\"");
+	p = put(p, type, tlen);
+	p = PUT_LIT(p, "\",\"prev\":\"");
+	pdp_audit_hex(prev, 32, p);
+	p += 64;
+	*p++ = '"';
 	if (members.len) {
-		PDP_TRY(pdp_buf_addc(out, ','));
-		PDP_TRY(pdp_buf_addstr(out, members));
+		*p++ = ',';
+		p = put(p, members.p, members.len);
 	}
-	pdp_audit_sha256(h, hash, out->data + start, out->len - start, NULL, 0);
-	pdp_audit_hex(hash, 32, hashhex);
-	PDP_TRY(pdp_buf_adds(out, env_hash));
-	PDP_TRY(pdp_buf_add(out, hashhex, 64));
-	PDP_TRY(pdp_buf_add(out, "\"}\n", 3));
+	pdp_audit_sha256(h, hash, start, (size_t)(p - start), NULL, 0);
+	p = PUT_LIT(p, env_hash);
+	pdp_audit_hex(hash, 32, p);
+	p += 64;
+	p = PUT_LIT(p, "\"}\n");
+	*p = '\0';
+	out->len += (size_t)(p - start);
 	memcpy(ret_hash, hash, 32);
 	return PDP_OK;
 }
