@@ -200,7 +200,7 @@ static void *run(void *arg)
 		while (more && w->inflight < o->window && (o->rate <= 0 || (double)n < (now_s() - start) * o->rate + 1)) {
 			struct pending *p = malloc(sizeof(*p));
 			p->w = w;
-			pdp_audit_decision_id(p->id);
+			pdp_audit_queue_decision_id(q, p->id);
 			pdp_buf_reset(&b);
 			if (build(w, n, p->id, &b) != PDP_OK)
 				abort();
