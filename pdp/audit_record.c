@@ -139,35 +139,49 @@ bool pdp_audit_utf8_valid(const char *s, size_t n)
 
 /* ---- canonical JSON: the writer side ------------------------------------ */
 
-/* Bytes a canonical string holds as they are: printable ASCII but " and \. */
-static const bool plain_tab[256] = {
-	[0x20 ... 0x21] = true, /* 0x22 is " */
-	[0x23 ... 0x5B] = true, /* 0x5C is \ */
-	[0x5D ... 0x7F] = true,
-};
 
 
-/* Skips the bytes a canonical string holds as they are, eight at a time
- * (a word has none of them when no byte is below 0x20, 0x22, 0x5C or at
- * least 0x80), then byte by byte; returns the first byte that is not
- * plain, or end. */
-static const unsigned char *plain_run(const unsigned char *p, const unsigned char *end)
+/* The high bit of each byte of w that a canonical string cannot hold as
+ * it is: below 0x20, 0x22, 0x5C, or 0x80 and above. A borrow can flag a
+ * byte above a real hit too, never one below it, so the lowest flag is
+ * always a real one. */
+static inline uint64_t special_bytes(uint64_t w)
 {
 	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
-	while (end - p >= 8) {
-		uint64_t w, q, bs;
+	uint64_t q = w ^ (ones * 0x22), bs = w ^ (ones * 0x5C);
+	return ((w - ones * 0x20) | (q - ones) | (bs - ones) | w) & high;
+}
+
+/* Index of the lowest flagged byte of a word loaded with memcpy. */
+static inline size_t first_flag(uint64_t hit)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return (size_t)__builtin_ctzll(hit) / 8;
+#else
+	size_t i = 0;
+	while (!(hit & (0x8000000000000000ull >> (8 * i))))
+		i++;
+	return i;
+#endif
+}
+
+/* Skips the bytes a canonical string holds as they are, eight at a time
+ * (the tail is padded with plain bytes); returns the first byte that is
+ * not plain, or end. */
+static inline const unsigned char *plain_run(const unsigned char *p, const unsigned char *end)
+{
+	uint64_t w, hit;
+	for (; end - p >= 8; p += 8) {
 		memcpy(&w, p, 8);
-		q = w ^ (ones * 0x22);
-		bs = w ^ (ones * 0x5C);
-		/* a byte below 0x20, a zero byte of q or bs, or a high bit */
-		uint64_t hit = ((w - ones * 0x20) | (q - ones) | (bs - ones) | w) & high;
-		if (hit)
-			break;
-		p += 8;
+		if ((hit = special_bytes(w)))
+			return p + first_flag(hit);
 	}
-	while (p < end && plain_tab[*p])
-		p++;
-	return p;
+	if (p == end)
+		return end;
+	w = 0x6161616161616161ull; /* "aaaaaaaa" */
+	memcpy(&w, p, (size_t)(end - p));
+	hit = special_bytes(w);
+	return hit ? p + first_flag(hit) : end;
 }
 
 /* The escape for a byte below 0x20, '"' or '\\' (out holds 6). */
@@ -321,6 +335,13 @@ struct canon {
 	const char *p;
 	const char *end;
 	const char *why;
+	bool esc;                     /* the last string checked had an escape */
+};
+
+/* A checked key and whether it holds an escape (else compared as bytes). */
+struct ckey {
+	pdp_str s;
+	bool esc;
 };
 
 static bool fail(struct canon *c, const char *why)
@@ -356,10 +377,11 @@ static int dec_byte(const char **pp, const char *end)
 	return v;
 }
 
-/* Compares two checked string bodies by their decoded bytes. */
-static int key_cmp(pdp_str a, pdp_str b)
+/* Compares two checked keys by their decoded bytes. */
+static int key_cmp(struct ckey ka, struct ckey kb)
 {
-	if (!memchr(a.p, '\\', a.len) && !memchr(b.p, '\\', b.len))
+	pdp_str a = ka.s, b = kb.s;
+	if (!ka.esc && !kb.esc)
 		return pdp_str_cmp(a, b);
 	const char *pa = a.p, *pb = b.p;
 	for (;;) {
@@ -374,6 +396,7 @@ static int key_cmp(pdp_str a, pdp_str b)
 static bool c_string(struct canon *c, pdp_str *ret_body)
 {
 	const unsigned char *p = (const unsigned char *)c->p + 1, *end = (const unsigned char *)c->end;
+	c->esc = false;
 	while (p < end) {
 		p = plain_run(p, end);
 		if (p >= end)
@@ -388,6 +411,7 @@ static bool c_string(struct canon *c, pdp_str *ret_body)
 		if (ch == '\\') {
 			if (end - p < 2)
 				break;
+			c->esc = true;
 			switch (p[1]) {
 			case '"': case '\\': case 'b': case 'f': case 'n': case 'r': case 't':
 				p += 2;
@@ -473,16 +497,17 @@ static bool is_envelope_key(pdp_str k)
 }
 
 /* One `"key":value` member; checks order against *prev (len 0 = first). */
-static bool c_member(struct canon *c, pdp_str *prev, bool first, bool top, int depth)
+static bool c_member(struct canon *c, struct ckey *prev, bool first, bool top, int depth)
 {
-	pdp_str key;
+	struct ckey key;
 	if (c->p >= c->end || *c->p != '"')
 		return fail(c, "expected a key");
-	if (!c_string(c, &key))
+	if (!c_string(c, &key.s))
 		return false;
+	key.esc = c->esc;
 	if (!first && key_cmp(*prev, key) >= 0)
 		return fail(c, "keys not in canonical order (or duplicated)");
-	if (top && is_envelope_key(key))
+	if (top && is_envelope_key(key.s))
 		return fail(c, "a payload key that is reserved for the envelope");
 	*prev = key;
 	if (c->p >= c->end || *c->p != ':')
@@ -498,7 +523,7 @@ static bool c_object(struct canon *c, int depth, bool top)
 		c->p++;
 		return true;
 	}
-	pdp_str prev = PDP_STR_NULL;
+	struct ckey prev = { PDP_STR_NULL, false };
 	for (bool first = true;; first = false) {
 		if (!c_member(c, &prev, first, top, depth))
 			return false;
@@ -571,7 +596,7 @@ bool pdp_audit_canon_object_check(const char *p, size_t n, const char **why)
 /* Checks `,"k":v,...` payload members filling [p, end) of a record body. */
 static bool c_top_members(struct canon *c)
 {
-	pdp_str prev = PDP_STR_NULL;
+	struct ckey prev = { PDP_STR_NULL, false };
 	for (bool first = true; c->p < c->end; first = false) {
 		if (*c->p != ',')
 			return fail(c, "expected ',' before a payload member");

@@ -201,6 +201,40 @@ static void test_add_str_offsets(void **state)
 	pdp_buf_done(&obj);
 }
 
+/* Column outcomes are sorted and unique for any count: insertion sort
+ * (<= 16), qsort (> 16), and a heap array (> 32). */
+static void test_fields_many_columns(void **state)
+{
+	(void)state;
+	for (size_t n = 1; n <= 80; n += 7) {
+		char names[80][24];
+		pdp_col_result res[80];
+		for (size_t i = 0; i < n; i++) {
+			snprintf(names[i], sizeof(names[i]), "c%03zu", (n - i) / 2); /* reversed, pairs */
+			res[i] = (pdp_col_result){ pdp_str_c(names[i]), i, PDP_ACCESS_ALLOW, PDP_MASK_NONE };
+		}
+		pdp_request req;
+		memset(&req, 0, sizeof(req));
+		req.subject_id = PDP_STR("u");
+		req.product = PDP_STR("p");
+		pdp_decision dec = { true, res, n, false, PDP_STR_NULL, NULL, 0, "sha256:abc" };
+		pdp_buf out, want;
+		pdp_buf_init(&out, 0);
+		pdp_buf_init(&want, 0);
+		assert_int_equal(pdp_audit_fields_decision(NULL, "d", "c", &req, &dec, &out), PDP_OK);
+		const char *why = NULL;
+		assert_true(pdp_audit_canon_object_check(out.data, out.len, &why));
+		assert_int_equal(pdp_buf_adds(&want, "\"columns\":{"), PDP_OK);
+		for (size_t k = 0, first = 1; k <= n / 2; k++, first = 0)
+			assert_int_equal(pdp_buf_printf(&want, "%s\"c%03zu\":\"allow\"", first ? "" : ",", k),
+					 PDP_OK);
+		assert_int_equal(pdp_buf_addc(&want, '}'), PDP_OK);
+		assert_non_null(strstr(out.data, want.data));
+		pdp_buf_done(&out);
+		pdp_buf_done(&want);
+	}
+}
+
 /* docs/audit-log-format.md §11, values computed with Python's hashlib. */
 static const char example_body[] =
 	"{\"v\":1,\"seq\":0,\"ts\":\"2025-01-01T00:00:00.000000Z\",\"type\":\"genesis\",\"prev\":\""
@@ -522,6 +556,7 @@ int main(void)
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_notes),
 		cmocka_unit_test(test_fields),
+		cmocka_unit_test(test_fields_many_columns),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
