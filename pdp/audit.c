@@ -12,9 +12,19 @@
  * pdp_audit_queue_free waits for that to reach zero, so the writer never
  * touches a freed queue.
  *
- * Ownership: entries are malloc'd by submit, owned by the writer while
- * queued, by the queue's done list after completion, and freed by drain
- * after `done` ran.
+ * Per record the worker does one copy (canonical input is checked in place
+ * and copied without its braces), one short lock (the pending list; the
+ * writer is signalled only when it sleeps) and no allocation once warm:
+ * drained entries are kept on the queue for reuse. Completions come back a
+ * batch per queue under one lock, with at most one notify until the owner
+ * drains (q->notified). Decision ids can take their randomness from a
+ * per-queue buffer filled by RAND_bytes 4 KiB at a time.
+ *
+ * Ownership: entries are taken by submit (from the queue's spares or
+ * malloc), owned by the writer while queued, by the queue's done list
+ * after completion, and after `done` ran by the queue's spare list (at
+ * most PDP_AUDIT_SPARE_MAX, each at most PDP_AUDIT_SPARE_CAP bytes; bigger
+ * ones are freed at once), which pdp_audit_queue_free frees.
  */
 #include <errno.h>
 #include <fcntl.h>

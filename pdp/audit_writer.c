@@ -8,8 +8,9 @@
  * units: a unit is the bytes for one segment file, written with ONE
  * write(2) (looped only over short writes) and, in `always` mode, made
  * durable with ONE fdatasync. Only then are the unit's records handed back
- * to their workers' queues and the workers notified (one notify per queue
- * per unit). A unit that would take the segment past segment_max_bytes ends
+ * to their workers' queues (one lock per queue per unit) and the workers
+ * notified: once per queue per unit at most, and not at all when the
+ * queue was notified before and has not drained since. A unit that would take the segment past segment_max_bytes ends
  * with a checkpoint, which seals the segment; the next unit opens a new one.
  * A checkpoint is also appended whenever checkpoint_every counted records
  * have passed, and at least every checkpoint_every_ms; a unit holding a
