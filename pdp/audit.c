@@ -12,9 +12,19 @@
  * pdp_audit_queue_free waits for that to reach zero, so the writer never
  * touches a freed queue.
  *
- * Ownership: entries are malloc'd by submit, owned by the writer while
- * queued, by the queue's done list after completion, and freed by drain
- * after `done` ran.
+ * Per record the worker does one copy (canonical input is checked in place
+ * and copied without its braces), one short lock (the pending list; the
+ * writer is signalled only when it sleeps) and no allocation once warm:
+ * drained entries are kept on the queue for reuse. Completions come back a
+ * batch per queue under one lock, with at most one notify until the owner
+ * drains (q->notified). Decision ids can take their randomness from a
+ * per-queue buffer filled by RAND_bytes 4 KiB at a time.
+ *
+ * Ownership: entries are taken by submit (from the queue's spares or
+ * malloc), owned by the writer while queued, by the queue's done list
+ * after completion, and after `done` ran by the queue's spare list (at
+ * most PDP_AUDIT_SPARE_MAX, each at most PDP_AUDIT_SPARE_CAP bytes; bigger
+ * ones are freed at once), which pdp_audit_queue_free frees.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -274,6 +284,9 @@ pdp_audit_queue *pdp_audit_queue_new(pdp_audit *a, void (*notify)(void *arg), vo
 	pthread_mutex_init(&q->mu, NULL);
 	pthread_cond_init(&q->cond, NULL);
 	q->done_tail = &q->done_head;
+	atomic_init(&q->outstanding, 0);
+	atomic_init(&q->notified, false);
+	q->rnd_off = sizeof(q->rnd); /* drawn on first use */
 	atomic_fetch_add(&a->nqueues, 1);
 	return q;
 }
@@ -283,11 +296,17 @@ void pdp_audit_queue_free(pdp_audit_queue *q)
 	if (!q)
 		return;
 	pthread_mutex_lock(&q->mu);
-	while (q->outstanding > 0)
+	while (atomic_load(&q->outstanding) > 0)
 		pthread_cond_wait(&q->cond, &q->mu);
 	pthread_mutex_unlock(&q->mu);
 	pdp_audit_queue_drain(q);
 	atomic_fetch_sub(&q->a->nqueues, 1);
+	while (q->spare) {
+		struct pdp_audit_entry *e = q->spare;
+		q->spare = e->next;
+		free(e);
+	}
+	OPENSSL_cleanse(q->rnd, sizeof(q->rnd));
 	pthread_mutex_destroy(&q->mu);
 	pthread_cond_destroy(&q->cond);
 	free(q);
@@ -328,21 +347,88 @@ static enum pdp_err busy(pdp_audit *a)
 	return PDP_E_BUSY; /* not an error site: the normal backpressure answer */
 }
 
-static struct pdp_audit_entry *new_entry(pdp_audit_queue *q, const char *type, pdp_buf *members,
+/* An entry for `len` payload bytes: a spare one of the queue's if it is
+ * big enough, else a new one. */
+static struct pdp_audit_entry *get_entry(pdp_audit_queue *q, size_t len)
+{
+	struct pdp_audit_entry *e = q->spare;
+	if (e && e->cap >= len) {
+		q->spare = e->next;
+		q->nspare--;
+		return e;
+	}
+	size_t cap = len < 1024 ? 1024 : len;
+	e = pdp_xmalloc(sizeof(*e) + cap);
+	e->cap = cap;
+	return e;
+}
+
+/* Keeps a drained entry for the next submit, or frees it. */
+static void put_entry(pdp_audit_queue *q, struct pdp_audit_entry *e)
+{
+	if (q->nspare >= PDP_AUDIT_SPARE_MAX || e->cap > PDP_AUDIT_SPARE_CAP) {
+		free(e);
+		return;
+	}
+	e->next = q->spare;
+	q->spare = e;
+	q->nspare++;
+}
+
+static struct pdp_audit_entry *new_entry(pdp_audit_queue *q, const char *type, pdp_str members,
 					 void (*done)(void *, uint64_t, enum pdp_err), void *arg)
 {
-	struct pdp_audit_entry *e = pdp_xmalloc(sizeof(*e) + members->len);
+	struct pdp_audit_entry *e = get_entry(q, members.len);
+	size_t tlen = strlen(type);
 	e->next = NULL;
 	e->q = q;
 	e->done = done;
 	e->arg = arg;
 	e->seq = 0;
 	e->err = PDP_OK;
-	e->size = sizeof(*e) + members->len;
-	snprintf(e->type, sizeof(e->type), "%s", type);
-	e->len = members->len;
-	memcpy(e->data, members->data, members->len);
+	e->size = sizeof(*e) + members.len;
+	memcpy(e->type, type, tlen + 1); /* checked: at most PDP_AUDIT_TYPE_MAX */
+	e->len = members.len;
+	if (members.len)
+		memcpy(e->data, members.p, members.len);
 	return e;
+}
+
+/* The entry for a record: canonical input is copied as it is (without its
+ * braces, one copy); anything else is canonicalised first. */
+static enum pdp_err make_entry(pdp_audit_queue *q, const char *type, const char *json, size_t len,
+			       void (*done)(void *, uint64_t, enum pdp_err), void *arg,
+			       struct pdp_audit_entry **ret)
+{
+	const char *why = NULL;
+	if (pdp_audit_canon_object_check(json, len, &why)) {
+		*ret = new_entry(q, type, (pdp_str){ json + 1, len - 2 }, done, arg);
+		return PDP_OK;
+	}
+	pdp_buf m;
+	pdp_buf_init(&m, q->a->record_max);
+	enum pdp_err err = pdp_audit_canon_members(json, len, &m, NULL);
+	if (err == PDP_OK)
+		*ret = new_entry(q, type, (pdp_str){ m.data, m.len }, done, arg);
+	pdp_buf_done(&m);
+	return err;
+}
+
+/* Appends e to the writer's pending list; false when the log is closing. */
+static bool enqueue(pdp_audit *a, struct pdp_audit_entry *e)
+{
+	pthread_mutex_lock(&a->mu);
+	bool stopping = a->stopping;
+	if (!stopping) {
+		*a->pending_tail = e;
+		a->pending_tail = &e->next;
+		if (a->writer_waiting) { /* else the writer looks at the list before it sleeps */
+			a->writer_waiting = false;
+			pthread_cond_signal(&a->cond);
+		}
+	}
+	pthread_mutex_unlock(&a->mu);
+	return !stopping;
 }
 
 enum pdp_err pdp_audit_submit(pdp_audit_queue *q, const char *type, const char *fields_json,
@@ -356,44 +442,28 @@ enum pdp_err pdp_audit_submit(pdp_audit_queue *q, const char *type, const char *
 	PDP_ENSURE(len <= a->record_max, PDP_E_LIMIT);
 	if (atomic_load(&a->inflight_records) >= a->q_max_records)
 		return busy(a);
-	pdp_buf m;
-	pdp_buf_init(&m, a->record_max);
-	enum pdp_err err = pdp_audit_canon_members(fields_json, len, &m, NULL);
-	if (err != PDP_OK) {
-		pdp_buf_done(&m);
-		return err;
-	}
-	struct pdp_audit_entry *e = new_entry(q, type, &m, done, arg);
-	pdp_buf_done(&m);
+	struct pdp_audit_entry *e = NULL;
+	PDP_TRY(make_entry(q, type, fields_json, len, done, arg, &e));
 	if (!reserve(a, e->size)) {
-		free(e);
+		put_entry(q, e);
 		return busy(a);
 	}
-	pthread_mutex_lock(&q->mu);
-	q->outstanding++;
-	pthread_mutex_unlock(&q->mu);
-	pthread_mutex_lock(&a->mu);
-	bool stopping = a->stopping;
-	if (!stopping) {
-		bool was_empty = !a->pending;
-		*a->pending_tail = e;
-		a->pending_tail = &e->next;
-		if (was_empty)
-			pthread_cond_signal(&a->cond);
-	}
-	pthread_mutex_unlock(&a->mu);
-	if (!stopping)
+	atomic_fetch_add(&q->outstanding, 1); /* before the writer can see e */
+	if (enqueue(a, e))
 		return PDP_OK;
 	pthread_mutex_lock(&q->mu);
-	q->outstanding--;
+	atomic_fetch_sub(&q->outstanding, 1);
 	pthread_mutex_unlock(&q->mu);
 	release(a, e->size);
-	free(e);
+	put_entry(q, e);
 	PDP_BAIL(PDP_E_IO);
 }
 
 void pdp_audit_queue_drain(pdp_audit_queue *q)
 {
+	/* cleared before the list is taken: a completion posted after this
+	 * point notifies again */
+	atomic_store(&q->notified, false);
 	pthread_mutex_lock(&q->mu);
 	struct pdp_audit_entry *list = q->done_head;
 	q->done_head = NULL;
@@ -404,7 +474,7 @@ void pdp_audit_queue_drain(pdp_audit_queue *q)
 		list = e->next;
 		e->done(e->arg, e->seq, e->err);
 		release(q->a, e->size);
-		free(e);
+		put_entry(q, e);
 	}
 }
 
@@ -441,18 +511,43 @@ bool pdp_audit_pseudonym(pdp_audit *a, const char *id, size_t len, char ret[65])
 	return true;
 }
 
-void pdp_audit_decision_id(char ret[37])
+/* Formats a UUIDv7 from 16 random bytes and the current time. */
+static void format_uuid7(uint8_t b[16], char ret[37])
 {
-	uint8_t b[16];
+	static const char hexd[] = "0123456789abcdef";
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	uint64_t ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-	PDP_BUG_ON(RAND_bytes(b, sizeof(b)) != 1);
 	for (int i = 0; i < 6; i++)
 		b[i] = (uint8_t)(ms >> (40 - 8 * i));
 	b[6] = (uint8_t)(0x70 | (b[6] & 0x0F)); /* version 7 */
 	b[8] = (uint8_t)(0x80 | (b[8] & 0x3F)); /* RFC 9562 variant */
-	char hex[33];
-	pdp_audit_hex(b, 16, hex);
-	snprintf(ret, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+	char *p = ret;
+	for (int i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			*p++ = '-';
+		*p++ = hexd[b[i] >> 4];
+		*p++ = hexd[b[i] & 15];
+	}
+	*p = '\0';
+}
+
+void pdp_audit_decision_id(char ret[37])
+{
+	uint8_t b[16];
+	PDP_BUG_ON(RAND_bytes(b, sizeof(b)) != 1);
+	format_uuid7(b, ret);
+}
+
+void pdp_audit_queue_decision_id(pdp_audit_queue *q, char ret[37])
+{
+	uint8_t b[16];
+	if (q->rnd_off + sizeof(b) > sizeof(q->rnd)) {
+		PDP_BUG_ON(RAND_bytes(q->rnd, sizeof(q->rnd)) != 1);
+		q->rnd_off = 0;
+	}
+	memcpy(b, q->rnd + q->rnd_off, sizeof(b));
+	OPENSSL_cleanse(q->rnd + q->rnd_off, sizeof(b)); /* each byte is used once */
+	q->rnd_off += sizeof(b);
+	format_uuid7(b, ret);
 }

@@ -21,21 +21,42 @@ struct obj {
 	const char *last;       /* previous key, for the order check */
 };
 
+/* One byte, in place when it fits (the buffer's bound: cap <= max + 1). */
+static inline enum pdp_err addc(pdp_buf *b, char c)
+{
+	if (b->len + 1 >= b->cap)
+		return pdp_buf_addc(b, c);
+	b->data[b->len++] = c;
+	b->data[b->len] = '\0';
+	return PDP_OK;
+}
+
 static enum pdp_err obj_open(struct obj *o, pdp_buf *b)
 {
 	o->b = b;
 	o->last = NULL;
-	return pdp_buf_addc(b, '{');
+	return addc(b, '{');
 }
 
+/* Keys are literals in this file: plain ASCII, written without escaping
+ * as `,"k":`. */
 static enum pdp_err obj_key(struct obj *o, const char *k)
 {
+	size_t n = strlen(k);
 	PDP_BUG_ON(o->last && strcmp(o->last, k) >= 0);
+	PDP_TRY(pdp_buf_reserve(o->b, n + 4));
+	char *p = o->b->data + o->b->len;
 	if (o->last)
-		PDP_TRY(pdp_buf_addc(o->b, ','));
+		*p++ = ',';
+	*p++ = '"';
+	memcpy(p, k, n);
+	p += n;
+	*p++ = '"';
+	*p++ = ':';
+	*p = '\0';
+	o->b->len = (size_t)(p - o->b->data);
 	o->last = k;
-	PDP_TRY(pdp_audit_add_str(o->b, k, strlen(k)));
-	return pdp_buf_addc(o->b, ':');
+	return PDP_OK;
 }
 
 static enum pdp_err obj_str(struct obj *o, const char *k, pdp_str v)
@@ -53,18 +74,18 @@ static enum pdp_err obj_cstr(struct obj *o, const char *k, const char *v)
 
 static enum pdp_err obj_close(struct obj *o)
 {
-	return pdp_buf_addc(o->b, '}');
+	return addc(o->b, '}');
 }
 
 static enum pdp_err str_array(pdp_buf *b, const pdp_str *v, size_t n)
 {
-	PDP_TRY(pdp_buf_addc(b, '['));
+	PDP_TRY(addc(b, '['));
 	for (size_t i = 0; i < n; i++) {
 		if (i)
-			PDP_TRY(pdp_buf_addc(b, ','));
+			PDP_TRY(addc(b, ','));
 		PDP_TRY(pdp_audit_add_str(b, v[i].p ? v[i].p : "", v[i].len));
 	}
-	return pdp_buf_addc(b, ']');
+	return addc(b, ']');
 }
 
 static int col_cmp(const void *x, const void *y)
@@ -82,30 +103,57 @@ static enum pdp_err outcome(pdp_buf *b, const pdp_col_result *c)
 	case PDP_ACCESS_DENY:
 		return pdp_buf_adds(b, "\"deny\"");
 	case PDP_ACCESS_MASK:
-		return pdp_buf_printf(b, "\"mask:%s\"", pdp_mask_name(c->mask));
+		PDP_TRY(pdp_buf_adds(b, "\"mask:"));
+		PDP_TRY(pdp_buf_adds(b, pdp_mask_name(c->mask)));
+		return addc(b, '"');
 	default:
 		PDP_BAIL(PDP_E_INVALID);
 	}
 }
 
-/* {"<column>":"allow"|"deny"|"mask:<mask>",...} in byte order, unique. */
-static enum pdp_err columns(pdp_buf *b, const pdp_decision *dec)
+/* Sorts column results by name: insertion sort for the usual few, qsort
+ * beyond. */
+static void sort_cols(const pdp_col_result **v, size_t n)
 {
-	const pdp_col_result **v PDP_CLEANUP(pdp_freep) = pdp_xcalloc(dec->ncols, sizeof(*v));
-	for (size_t i = 0; i < dec->ncols; i++)
-		v[i] = &dec->cols[i];
-	qsort(v, dec->ncols, sizeof(*v), col_cmp);
-	PDP_TRY(pdp_buf_addc(b, '{'));
-	for (size_t i = 0; i < dec->ncols; i++) {
+	if (n > 16) {
+		qsort(v, n, sizeof(*v), col_cmp);
+		return;
+	}
+	for (size_t i = 1; i < n; i++) {
+		const pdp_col_result *x = v[i];
+		size_t j = i;
+		for (; j > 0 && pdp_str_cmp(v[j - 1]->name, x->name) > 0; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
+}
+
+static enum pdp_err columns_sorted(pdp_buf *b, const pdp_col_result **v, size_t n)
+{
+	PDP_TRY(addc(b, '{'));
+	for (size_t i = 0; i < n; i++) {
 		if (i && pdp_str_eq(v[i]->name, v[i - 1]->name))
 			continue; /* asked twice: one outcome */
 		if (i)
-			PDP_TRY(pdp_buf_addc(b, ','));
+			PDP_TRY(addc(b, ','));
 		PDP_TRY(pdp_audit_add_str(b, v[i]->name.p ? v[i]->name.p : "", v[i]->name.len));
-		PDP_TRY(pdp_buf_addc(b, ':'));
+		PDP_TRY(addc(b, ':'));
 		PDP_TRY(outcome(b, v[i]));
 	}
-	return pdp_buf_addc(b, '}');
+	return addc(b, '}');
+}
+
+/* {"<column>":"allow"|"deny"|"mask:<mask>",...} in byte order, unique. */
+static enum pdp_err columns(pdp_buf *b, const pdp_decision *dec)
+{
+	const pdp_col_result *stack[32];
+	const pdp_col_result **heap PDP_CLEANUP(pdp_freep) =
+		dec->ncols > 32 ? pdp_xcalloc(dec->ncols, sizeof(*heap)) : NULL;
+	const pdp_col_result **v = heap ? heap : stack;
+	for (size_t i = 0; i < dec->ncols; i++)
+		v[i] = &dec->cols[i];
+	sort_cols(v, dec->ncols);
+	return columns_sorted(b, v, dec->ncols);
 }
 
 static enum pdp_err subject(pdp_audit *a, pdp_buf *b, const pdp_request *req)

@@ -283,10 +283,15 @@ struct pdp_audit_entry {
 	uint64_t seq;
 	enum pdp_err err;
 	size_t size;                  /* bytes counted against the bound */
+	size_t cap;                   /* bytes data[] can hold (entries are reused) */
 	char type[PDP_AUDIT_TYPE_MAX + 1];
 	size_t len;
 	char data[];
 };
+
+#define PDP_AUDIT_SPARE_MAX 64        /* drained entries a queue keeps for reuse */
+#define PDP_AUDIT_SPARE_CAP 4096      /* ... if data[] holds at most this */
+#define PDP_AUDIT_RND_BYTES 4096      /* randomness a queue draws at once for ids */
 
 struct pdp_audit_queue {
 	pdp_audit *a;
@@ -294,11 +299,23 @@ struct pdp_audit_queue {
 	void *arg;
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
-	struct pdp_audit_entry *done_head, **done_tail;
-	size_t outstanding;           /* submitted, not yet handed back + notified */
-	/* writer thread only */
+	struct pdp_audit_entry *done_head, **done_tail;   /* under mu */
+	/* submitted, not yet handed back + notified; the owner adds without
+	 * the lock, the writer subtracts under mu (queue_free waits on it) */
+	atomic_size_t outstanding;
+	/* set by the writer when it calls notify, cleared by drain before it
+	 * takes the done list: while set, the worker is known to be woken and
+	 * a further notify is skipped */
+	atomic_bool notified;
+	/* owning thread only */
+	struct pdp_audit_entry *spare; /* drained entries for reuse */
+	size_t nspare;
+	uint8_t rnd[PDP_AUDIT_RND_BYTES]; /* for pdp_audit_queue_decision_id */
+	size_t rnd_off;
+	/* writer thread only: the completion batch being handed back */
 	uint64_t mark;
 	size_t batch_count;
+	struct pdp_audit_entry *batch_head, **batch_tail;
 };
 
 /* Chain state; the writer snapshots it before a unit and restores it if
@@ -344,6 +361,7 @@ struct pdp_audit {
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
 	struct pdp_audit_entry *pending, **pending_tail;
+	bool writer_waiting;          /* in cond_wait: a submit must signal */
 	bool stopping;
 	char *stop_reason;
 	enum pdp_err close_err;

@@ -139,57 +139,118 @@ bool pdp_audit_utf8_valid(const char *s, size_t n)
 
 /* ---- canonical JSON: the writer side ------------------------------------ */
 
-/* Bytes a canonical string holds as they are: printable ASCII but " and \. */
-static const bool plain_tab[256] = {
-	[0x20 ... 0x21] = true, /* 0x22 is " */
-	[0x23 ... 0x5B] = true, /* 0x5C is \ */
-	[0x5D ... 0x7F] = true,
-};
 
+
+/* The high bit of each byte of w that a canonical string cannot hold as
+ * it is: below 0x20, 0x22, 0x5C, or 0x80 and above. A borrow can flag a
+ * byte above a real hit too, never one below it, so the lowest flag is
+ * always a real one. */
+static inline uint64_t special_bytes(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+	uint64_t q = w ^ (ones * 0x22), bs = w ^ (ones * 0x5C);
+	return ((w - ones * 0x20) | (q - ones) | (bs - ones) | w) & high;
+}
+
+/* Index of the lowest flagged byte of a word loaded with memcpy. */
+static inline size_t first_flag(uint64_t hit)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return (size_t)__builtin_ctzll(hit) / 8;
+#else
+	size_t i = 0;
+	while (!(hit & (0x8000000000000000ull >> (8 * i))))
+		i++;
+	return i;
+#endif
+}
+
+/* Skips the bytes a canonical string holds as they are, eight at a time
+ * (the tail is padded with plain bytes); returns the first byte that is
+ * not plain, or end. */
+static inline const unsigned char *plain_run(const unsigned char *p, const unsigned char *end)
+{
+	uint64_t w, hit;
+	for (; end - p >= 8; p += 8) {
+		memcpy(&w, p, 8);
+		if ((hit = special_bytes(w)))
+			return p + first_flag(hit);
+	}
+	if (p == end)
+		return end;
+	w = 0x6161616161616161ull; /* "aaaaaaaa" */
+	memcpy(&w, p, (size_t)(end - p));
+	hit = special_bytes(w);
+	return hit ? p + first_flag(hit) : end;
+}
+
+/* The escape for a byte below 0x20, '"' or '\\' (out holds 6). */
+static size_t escape(unsigned char c, char *out)
+{
+	out[0] = '\\';
+	switch (c) {
+	case '"': out[1] = '"'; return 2;
+	case '\\': out[1] = '\\'; return 2;
+	case '\b': out[1] = 'b'; return 2;
+	case '\f': out[1] = 'f'; return 2;
+	case '\n': out[1] = 'n'; return 2;
+	case '\r': out[1] = 'r'; return 2;
+	case '\t': out[1] = 't'; return 2;
+	default:
+		memcpy(out, "\\u00", 4);
+		out[4] = hexdig[c >> 4];
+		out[5] = hexdig[c & 15];
+		return 6;
+	}
+}
 
 enum pdp_err pdp_audit_add_str(pdp_buf *b, const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+	size_t start = b->len;
 	PDP_TRY(pdp_buf_reserve(b, n + 2));
-	PDP_TRY(pdp_buf_addc(b, '"'));
+	b->data[b->len++] = '"';
 	const unsigned char *run = p;
 	while (p < end) {
-		while (p < end && plain_tab[*p])
-			p++;
+		p = plain_run(p, end);
 		if (p >= end)
 			break;
 		unsigned char c = *p;
 		if (c >= 0x80) {
 			size_t k = utf8_seq(p, end);
-			PDP_ENSURE(k > 0, PDP_E_INVALID);
+			if (!k)
+				break;
 			p += k;
 			continue;
 		}
-		PDP_ENSURE(c != 0, PDP_E_INVALID);
-		PDP_TRY(pdp_buf_add(b, run, (size_t)(p - run)));
-		char esc[7] = { '\\', 0, 0, 0, 0, 0, 0 };
-		size_t en = 2;
-		switch (c) {
-		case '"': esc[1] = '"'; break;
-		case '\\': esc[1] = '\\'; break;
-		case '\b': esc[1] = 'b'; break;
-		case '\f': esc[1] = 'f'; break;
-		case '\n': esc[1] = 'n'; break;
-		case '\r': esc[1] = 'r'; break;
-		case '\t': esc[1] = 't'; break;
-		default:
-			memcpy(esc, "\\u00", 4);
-			esc[4] = hexdig[c >> 4];
-			esc[5] = hexdig[c & 15];
-			en = 6;
+		if (c == 0)
 			break;
+		char esc[6];
+		size_t en = escape(c, esc);
+		/* the run, the escape, and what is left with its closing quote */
+		enum pdp_err e = pdp_buf_reserve(b, (size_t)(p - run) + en + (size_t)(end - p) + 1);
+		if (e != PDP_OK) {
+			b->len = start;
+			b->data[start] = '\0';
+			return e;
 		}
-		PDP_TRY(pdp_buf_add(b, esc, en));
+		memcpy(b->data + b->len, run, (size_t)(p - run));
+		b->len += (size_t)(p - run);
+		memcpy(b->data + b->len, esc, en);
+		b->len += en;
 		p++;
 		run = p;
 	}
-	PDP_TRY(pdp_buf_add(b, run, (size_t)(p - run)));
-	return pdp_buf_addc(b, '"');
+	if (p < end) { /* invalid UTF-8 or U+0000: nothing appended */
+		b->len = start;
+		b->data[start] = '\0';
+		PDP_BAIL(PDP_E_INVALID);
+	}
+	memcpy(b->data + b->len, run, (size_t)(p - run));
+	b->len += (size_t)(p - run);
+	b->data[b->len++] = '"';
+	b->data[b->len] = '\0';
+	return PDP_OK;
 }
 
 struct kv {
@@ -274,6 +335,13 @@ struct canon {
 	const char *p;
 	const char *end;
 	const char *why;
+	bool esc;                     /* the last string checked had an escape */
+};
+
+/* A checked key and whether it holds an escape (else compared as bytes). */
+struct ckey {
+	pdp_str s;
+	bool esc;
 };
 
 static bool fail(struct canon *c, const char *why)
@@ -309,10 +377,11 @@ static int dec_byte(const char **pp, const char *end)
 	return v;
 }
 
-/* Compares two checked string bodies by their decoded bytes. */
-static int key_cmp(pdp_str a, pdp_str b)
+/* Compares two checked keys by their decoded bytes. */
+static int key_cmp(struct ckey ka, struct ckey kb)
 {
-	if (!memchr(a.p, '\\', a.len) && !memchr(b.p, '\\', b.len))
+	pdp_str a = ka.s, b = kb.s;
+	if (!ka.esc && !kb.esc)
 		return pdp_str_cmp(a, b);
 	const char *pa = a.p, *pb = b.p;
 	for (;;) {
@@ -327,11 +396,9 @@ static int key_cmp(pdp_str a, pdp_str b)
 static bool c_string(struct canon *c, pdp_str *ret_body)
 {
 	const unsigned char *p = (const unsigned char *)c->p + 1, *end = (const unsigned char *)c->end;
+	c->esc = false;
 	while (p < end) {
-		while (end - p >= 4 && plain_tab[p[0]] && plain_tab[p[1]] && plain_tab[p[2]] && plain_tab[p[3]])
-			p += 4;
-		while (p < end && plain_tab[*p])
-			p++;
+		p = plain_run(p, end);
 		if (p >= end)
 			break;
 		unsigned char ch = *p;
@@ -344,6 +411,7 @@ static bool c_string(struct canon *c, pdp_str *ret_body)
 		if (ch == '\\') {
 			if (end - p < 2)
 				break;
+			c->esc = true;
 			switch (p[1]) {
 			case '"': case '\\': case 'b': case 'f': case 'n': case 'r': case 't':
 				p += 2;
@@ -429,16 +497,17 @@ static bool is_envelope_key(pdp_str k)
 }
 
 /* One `"key":value` member; checks order against *prev (len 0 = first). */
-static bool c_member(struct canon *c, pdp_str *prev, bool first, bool top, int depth)
+static bool c_member(struct canon *c, struct ckey *prev, bool first, bool top, int depth)
 {
-	pdp_str key;
+	struct ckey key;
 	if (c->p >= c->end || *c->p != '"')
 		return fail(c, "expected a key");
-	if (!c_string(c, &key))
+	if (!c_string(c, &key.s))
 		return false;
+	key.esc = c->esc;
 	if (!first && key_cmp(*prev, key) >= 0)
 		return fail(c, "keys not in canonical order (or duplicated)");
-	if (top && is_envelope_key(key))
+	if (top && is_envelope_key(key.s))
 		return fail(c, "a payload key that is reserved for the envelope");
 	*prev = key;
 	if (c->p >= c->end || *c->p != ':')
@@ -454,7 +523,7 @@ static bool c_object(struct canon *c, int depth, bool top)
 		c->p++;
 		return true;
 	}
-	pdp_str prev = PDP_STR_NULL;
+	struct ckey prev = { PDP_STR_NULL, false };
 	for (bool first = true;; first = false) {
 		if (!c_member(c, &prev, first, top, depth))
 			return false;
@@ -527,7 +596,7 @@ bool pdp_audit_canon_object_check(const char *p, size_t n, const char **why)
 /* Checks `,"k":v,...` payload members filling [p, end) of a record body. */
 static bool c_top_members(struct canon *c)
 {
-	pdp_str prev = PDP_STR_NULL;
+	struct ckey prev = { PDP_STR_NULL, false };
 	for (bool first = true; c->p < c->end; first = false) {
 		if (*c->p != ',')
 			return fail(c, "expected ',' before a payload member");
@@ -607,27 +676,59 @@ void pdp_audit_ts_now(char ret[PDP_AUDIT_TS_LEN + 1])
 	put_digits(ret + 20, (unsigned)(ts.tv_nsec / 1000), 6);
 }
 
+static char *put_u64(char *p, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+static char *put(char *p, const void *s, size_t n)
+{
+	memcpy(p, s, n);
+	return p + n;
+}
+
+#define PUT_LIT(p, lit) put((p), (lit), sizeof(lit) - 1)
+
+/* Formats by hand (no printf: this is the writer's per-record path) into
+ * space reserved up front. */
 enum pdp_err pdp_audit_line_build(pdp_audit_hasher *h, pdp_buf *out, uint64_t seq,
 				  const char ts[PDP_AUDIT_TS_LEN + 1], const char *type,
 				  const uint8_t prev[32], pdp_str members, uint8_t ret_hash[32])
 {
-	size_t start = out->len;
-	char prevhex[65], hashhex[65];
+	size_t tlen = strlen(type);
 	uint8_t hash[32];
-	PDP_BUG_ON(!pdp_audit_type_valid(type, strlen(type)));
-	pdp_audit_hex(prev, 32, prevhex);
-	PDP_TRY(pdp_buf_reserve(out, 160 + members.len + PDP_AUDIT_SUFFIX_LEN));
-	PDP_TRY(pdp_buf_printf(out, "%s%llu,\"ts\":\"%s\",\"type\":\"%s\",\"prev\":\"%s\"", env_v,
-			       (unsigned long long)seq, ts, type, prevhex));
+	PDP_BUG_ON(!pdp_audit_type_valid(type, tlen));
+	PDP_TRY(pdp_buf_reserve(out, 160 + tlen + members.len + PDP_AUDIT_SUFFIX_LEN));
+	char *start = out->data + out->len, *p = start;
+	p = PUT_LIT(p, env_v);
+	p = put_u64(p, seq);
+	p = PUT_LIT(p, ",\"ts\":\"");
+	p = put(p, ts, PDP_AUDIT_TS_LEN);
+	p = PUT_LIT(p, "\",\"type\":\"");
+	p = put(p, type, tlen);
+	p = PUT_LIT(p, "\",\"prev\":\"");
+	pdp_audit_hex(prev, 32, p);
+	p += 64;
+	*p++ = '"';
 	if (members.len) {
-		PDP_TRY(pdp_buf_addc(out, ','));
-		PDP_TRY(pdp_buf_addstr(out, members));
+		*p++ = ',';
+		p = put(p, members.p, members.len);
 	}
-	pdp_audit_sha256(h, hash, out->data + start, out->len - start, NULL, 0);
-	pdp_audit_hex(hash, 32, hashhex);
-	PDP_TRY(pdp_buf_adds(out, env_hash));
-	PDP_TRY(pdp_buf_add(out, hashhex, 64));
-	PDP_TRY(pdp_buf_add(out, "\"}\n", 3));
+	pdp_audit_sha256(h, hash, start, (size_t)(p - start), NULL, 0);
+	p = PUT_LIT(p, env_hash);
+	pdp_audit_hex(hash, 32, p);
+	p += 64;
+	p = PUT_LIT(p, "\"}\n");
+	*p = '\0';
+	out->len += (size_t)(p - start);
 	memcpy(ret_hash, hash, 32);
 	return PDP_OK;
 }

@@ -8,8 +8,9 @@
  * units: a unit is the bytes for one segment file, written with ONE
  * write(2) (looped only over short writes) and, in `always` mode, made
  * durable with ONE fdatasync. Only then are the unit's records handed back
- * to their workers' queues and the workers notified (one notify per queue
- * per unit). A unit that would take the segment past segment_max_bytes ends
+ * to their workers' queues (one lock per queue per unit) and the workers
+ * notified: once per queue per unit at most, and not at all when the
+ * queue was notified before and has not drained since. A unit that would take the segment past segment_max_bytes ends
  * with a checkpoint, which seals the segment; the next unit opens a new one.
  * A checkpoint is also appended whenever checkpoint_every counted records
  * have passed, and at least every checkpoint_every_ms; a unit holding a
@@ -345,16 +346,11 @@ static enum pdp_err write_with_retry(pdp_audit *a, bool force_sync, uint64_t dea
 
 /* ---- completions ---------------------------------------------------------- */
 
-/* Hands a list of entries back to their queues and notifies each queue
- * once. */
-static void complete(pdp_audit *a, struct pdp_audit_entry *list, enum pdp_err err)
+/* Sorts a completion list into per-queue batches (order kept); returns
+ * the number of queues touched, listed in a->cq. */
+static size_t gather(pdp_audit *a, struct pdp_audit_entry *list, enum pdp_err err)
 {
 	size_t nq = 0;
-	uint64_t failed = 0;
-	for (struct pdp_audit_entry *e = list; e && err != PDP_OK; e = e->next)
-		failed++;
-	if (failed) /* before handing back: a drained record is already counted */
-		stat_add(a, &a->stats.failed_records, failed);
 	a->batch_no++;
 	while (list) {
 		struct pdp_audit_entry *e = list;
@@ -362,10 +358,6 @@ static void complete(pdp_audit *a, struct pdp_audit_entry *list, enum pdp_err er
 		list = e->next;
 		e->next = NULL;
 		e->err = err;
-		pthread_mutex_lock(&q->mu);
-		*q->done_tail = e;
-		q->done_tail = &e->next;
-		pthread_mutex_unlock(&q->mu);
 		if (q->mark != a->batch_no) {
 			if (nq == a->cq_cap) {
 				a->cq_cap = a->cq_cap ? 2 * a->cq_cap : 16;
@@ -373,17 +365,42 @@ static void complete(pdp_audit *a, struct pdp_audit_entry *list, enum pdp_err er
 			}
 			q->mark = a->batch_no;
 			q->batch_count = 0;
+			q->batch_head = NULL;
+			q->batch_tail = &q->batch_head;
 			a->cq[nq++] = q;
 		}
+		*q->batch_tail = e;
+		q->batch_tail = &e->next;
 		q->batch_count++;
 	}
-	for (size_t i = 0; i < nq; i++)
-		if (a->cq[i]->notify)
-			a->cq[i]->notify(a->cq[i]->arg);
+	return nq;
+}
+
+/* Hands a list of entries back to their queues: one lock per queue to
+ * append its batch, and a notify only when the worker is not already
+ * known to be woken (q->notified, cleared by its drain). */
+static void complete(pdp_audit *a, struct pdp_audit_entry *list, enum pdp_err err)
+{
+	uint64_t failed = 0;
+	for (struct pdp_audit_entry *e = list; e && err != PDP_OK; e = e->next)
+		failed++;
+	if (failed) /* before handing back: a drained record is already counted */
+		stat_add(a, &a->stats.failed_records, failed);
+	size_t nq = gather(a, list, err);
 	for (size_t i = 0; i < nq; i++) {
 		pdp_audit_queue *q = a->cq[i];
 		pthread_mutex_lock(&q->mu);
-		q->outstanding -= q->batch_count;
+		*q->done_tail = q->batch_head;
+		q->done_tail = q->batch_tail;
+		pthread_mutex_unlock(&q->mu);
+		if (q->notify && !atomic_exchange(&q->notified, true))
+			q->notify(q->arg);
+	}
+	/* only now may pdp_audit_queue_free return (and the queue go away) */
+	for (size_t i = 0; i < nq; i++) {
+		pdp_audit_queue *q = a->cq[i];
+		pthread_mutex_lock(&q->mu);
+		atomic_fetch_sub(&q->outstanding, q->batch_count);
 		q->batch_count = 0;
 		pthread_cond_broadcast(&q->cond);
 		pthread_mutex_unlock(&q->mu);
@@ -548,8 +565,10 @@ static void wait_for_work(pdp_audit *a)
 			next = a->last_sync_ms + a->interval_ms;
 		if (a->chain.since_cp > 0 && a->last_cp_ms + a->cp_every_ms < next)
 			next = a->last_cp_ms + a->cp_every_ms;
+		a->writer_waiting = true; /* a submit signals only then */
 		if (next == UINT64_MAX) {
 			pthread_cond_wait(&a->cond, &a->mu);
+			a->writer_waiting = false;
 			continue;
 		}
 		struct timespec ts;
@@ -562,6 +581,7 @@ static void wait_for_work(pdp_audit *a)
 			ts.tv_nsec -= 1000000000L;
 		}
 		pthread_cond_timedwait(&a->cond, &a->mu, &ts);
+		a->writer_waiting = false;
 	}
 }
 

@@ -93,7 +93,11 @@ PDP_MUST_USE enum pdp_err pdp_audit_close(pdp_audit *a, const char *reason);
 
 /* A completion queue for one worker thread. notify(arg) is called from the
  * writer thread when completions are ready (the server event_active()s a
- * worker event); it must not block. */
+ * worker event); it must not block. It is called once, and not again until
+ * the owner has called pdp_audit_queue_drain: completions posted while the
+ * worker is already notified are picked up by that drain, without a
+ * second wake-up. So notify must lead to a drain (as the server's event
+ * does); draining more often is harmless. */
 pdp_audit_queue *pdp_audit_queue_new(pdp_audit *a, void (*notify)(void *arg), void *arg);
 
 /* On the owning thread: waits until every record submitted through q is
@@ -151,8 +155,17 @@ void pdp_audit_stats_get(pdp_audit *a, pdp_audit_stats *ret);
 struct pdp_request;
 struct pdp_decision;
 
-/* A fresh decision id: a UUIDv7 string (36 chars + NUL). */
+/* A fresh decision id: a UUIDv7 string (36 chars + NUL). Each call draws
+ * from OpenSSL's RAND_bytes (about 1 us: a lock and a getpid). */
 void pdp_audit_decision_id(char ret[37]);
+
+/* The same, on q's owning thread, with the randomness drawn from
+ * RAND_bytes 4 KiB at a time into q (256 ids per draw; each byte is used
+ * once and wiped, the rest wiped by pdp_audit_queue_free). The ids are
+ * as unpredictable as pdp_audit_decision_id's; the one caveat is fork(2):
+ * a child must not use a queue its parent made (it could not anyway: the
+ * writer thread is not in the child). */
+void pdp_audit_queue_decision_id(pdp_audit_queue *q, char ret[37]);
 
 /* Builds the payload of a `decision` record (docs/audit-log-format.md):
  * decision_id, request id, caller, subject (id pseudonymised when the log

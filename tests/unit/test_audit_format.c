@@ -139,6 +139,102 @@ static void test_add_str(void **state)
 	pdp_buf_done(&b);
 }
 
+/* Byte-by-byte reference for a canonical string of ASCII input. */
+static void ref_str(pdp_buf *b, const unsigned char *s, size_t n)
+{
+	assert_int_equal(pdp_buf_addc(b, '"'), PDP_OK);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = s[i];
+		const char *esc = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n' ? "\\n" : NULL;
+		if (esc)
+			assert_int_equal(pdp_buf_adds(b, esc), PDP_OK);
+		else if (c < 0x20)
+			assert_int_equal(pdp_buf_printf(b, "\\u%04x", c), PDP_OK);
+		else
+			assert_int_equal(pdp_buf_addc(b, (char)c), PDP_OK);
+	}
+	assert_int_equal(pdp_buf_addc(b, '"'), PDP_OK);
+}
+
+/* The word-at-a-time scan: every special byte at every offset of strings
+ * up to 40 bytes, written (add_str) and checked (canon_object_check). */
+static void test_add_str_offsets(void **state)
+{
+	(void)state;
+	static const unsigned char special[] = { '"', '\\', '\n', 0x01, 0x1f, 0x20, 0x7f, 0xc3, 0xff, 0x00 };
+	pdp_buf got, want, obj;
+	pdp_buf_init(&got, 0);
+	pdp_buf_init(&want, 0);
+	pdp_buf_init(&obj, 0);
+	for (size_t len = 1; len <= 40; len++)
+		for (size_t at = 0; at < len; at++)
+			for (size_t k = 0; k < sizeof(special); k++) {
+				unsigned char in[41];
+				memset(in, 'x', len); /* no escape letter after a raw backslash */
+				in[at] = special[k];
+				pdp_buf_reset(&got);
+				pdp_buf_reset(&want);
+				enum pdp_err e = pdp_audit_add_str(&got, (const char *)in, len);
+				if (special[k] >= 0x80 || special[k] == 0) { /* lone byte: invalid */
+					assert_int_equal(e, PDP_E_INVALID);
+					assert_int_equal(got.len, 0);
+					continue;
+				}
+				assert_int_equal(e, PDP_OK);
+				ref_str(&want, in, len);
+				assert_int_equal(got.len, want.len);
+				assert_memory_equal(got.data, want.data, want.len);
+				pdp_buf_reset(&obj);
+				assert_int_equal(pdp_buf_printf(&obj, "{\"k\":%s}", got.data), PDP_OK);
+				const char *why = NULL;
+				assert_true(pdp_audit_canon_object_check(obj.data, obj.len, &why));
+				/* the same bytes raw in a string are refused when special */
+				pdp_buf_reset(&obj);
+				assert_int_equal(pdp_buf_adds(&obj, "{\"k\":\""), PDP_OK);
+				assert_int_equal(pdp_buf_add(&obj, in, len), PDP_OK);
+				assert_int_equal(pdp_buf_adds(&obj, "\"}"), PDP_OK);
+				bool plain = special[k] == 0x20 || special[k] == 0x7f;
+				assert_int_equal(pdp_audit_canon_object_check(obj.data, obj.len, &why), plain);
+			}
+	pdp_buf_done(&got);
+	pdp_buf_done(&want);
+	pdp_buf_done(&obj);
+}
+
+/* Column outcomes are sorted and unique for any count: insertion sort
+ * (<= 16), qsort (> 16), and a heap array (> 32). */
+static void test_fields_many_columns(void **state)
+{
+	(void)state;
+	for (size_t n = 1; n <= 80; n += 7) {
+		char names[80][24];
+		pdp_col_result res[80];
+		for (size_t i = 0; i < n; i++) {
+			snprintf(names[i], sizeof(names[i]), "c%03zu", (n - i) / 2); /* reversed, pairs */
+			res[i] = (pdp_col_result){ pdp_str_c(names[i]), i, PDP_ACCESS_ALLOW, PDP_MASK_NONE };
+		}
+		pdp_request req;
+		memset(&req, 0, sizeof(req));
+		req.subject_id = PDP_STR("u");
+		req.product = PDP_STR("p");
+		pdp_decision dec = { true, res, n, false, PDP_STR_NULL, NULL, 0, "sha256:abc" };
+		pdp_buf out, want;
+		pdp_buf_init(&out, 0);
+		pdp_buf_init(&want, 0);
+		assert_int_equal(pdp_audit_fields_decision(NULL, "d", "c", &req, &dec, &out), PDP_OK);
+		const char *why = NULL;
+		assert_true(pdp_audit_canon_object_check(out.data, out.len, &why));
+		assert_int_equal(pdp_buf_adds(&want, "\"columns\":{"), PDP_OK);
+		for (size_t k = 0, first = 1; k <= n / 2; k++, first = 0)
+			assert_int_equal(pdp_buf_printf(&want, "%s\"c%03zu\":\"allow\"", first ? "" : ",", k),
+					 PDP_OK);
+		assert_int_equal(pdp_buf_addc(&want, '}'), PDP_OK);
+		assert_non_null(strstr(out.data, want.data));
+		pdp_buf_done(&out);
+		pdp_buf_done(&want);
+	}
+}
+
 /* docs/audit-log-format.md §11, values computed with Python's hashlib. */
 static const char example_body[] =
 	"{\"v\":1,\"seq\":0,\"ts\":\"2025-01-01T00:00:00.000000Z\",\"type\":\"genesis\",\"prev\":\""
@@ -452,6 +548,7 @@ int main(void)
 		cmocka_unit_test(test_canon_refuses),
 		cmocka_unit_test(test_canonicalise),
 		cmocka_unit_test(test_add_str),
+		cmocka_unit_test(test_add_str_offsets),
 		cmocka_unit_test(test_worked_example),
 		cmocka_unit_test(test_line_parse_refuses),
 		cmocka_unit_test(test_members),
@@ -459,6 +556,7 @@ int main(void)
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_notes),
 		cmocka_unit_test(test_fields),
+		cmocka_unit_test(test_fields_many_columns),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

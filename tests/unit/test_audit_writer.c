@@ -450,6 +450,113 @@ static void test_start_fields(void **state)
 	assert_non_null(strstr(msg, "start_fields"));
 }
 
+struct counter {
+	atomic_int n;
+};
+
+static void count_notify(void *arg)
+{
+	struct counter *c = arg;
+	atomic_fetch_add(&c->n, 1);
+}
+
+/* Waits (bounded) until *n reaches want; returns the value seen. */
+static int wait_count(atomic_int *n, int want)
+{
+	for (int i = 0; i < 5000 && atomic_load(n) < want; i++)
+		usleep(1000);
+	return atomic_load(n);
+}
+
+static void drain_until(pdp_audit_queue *q, struct result *rs, int n)
+{
+	for (int i = 0; i < 5000; i++) {
+		pdp_audit_queue_drain(q);
+		bool all = true;
+		for (int k = 0; k < n; k++)
+			all = all && rs[k].done;
+		if (all)
+			return;
+		usleep(1000);
+	}
+	fail_msg("completions did not arrive");
+}
+
+/* One wake-up until the worker drains: completions posted while the queue
+ * is already notified add no notify; the first one after a drain does. */
+static void test_notify_coalesced(void **state)
+{
+	struct tdir *t = *state;
+	pdp_audit_config c;
+	cfg_init(&c, t);
+	pdp_audit *a = open_ok(&c);
+	struct counter cnt;
+	atomic_init(&cnt.n, 0);
+	pdp_audit_queue *q = pdp_audit_queue_new(a, count_notify, &cnt);
+	struct result rs[3];
+	memset(rs, 0, sizeof(rs));
+	static const char json[] = "{\"decision_id\":\"n\"}";
+	assert_int_equal(pdp_audit_submit(q, "decision", json, strlen(json), result_done, &rs[0]), PDP_OK);
+	assert_int_equal(wait_count(&cnt.n, 1), 1);
+	pdp_audit_stats st0, st;
+	pdp_audit_stats_get(a, &st0);
+	assert_int_equal(pdp_audit_submit(q, "decision", json, strlen(json), result_done, &rs[1]), PDP_OK);
+	for (int i = 0; i < 5000; i++) { /* written: its completion follows at once */
+		pdp_audit_stats_get(a, &st);
+		if (st.records > st0.records)
+			break;
+		usleep(1000);
+	}
+	usleep(20000);
+	assert_int_equal(atomic_load(&cnt.n), 1); /* not drained yet: no second wake */
+	drain_until(q, rs, 2);
+	assert_int_equal(rs[0].err, PDP_OK);
+	assert_int_equal(rs[1].err, PDP_OK);
+	assert_true(rs[1].seq == rs[0].seq + 1);
+	assert_int_equal(pdp_audit_submit(q, "decision", json, strlen(json), result_done, &rs[2]), PDP_OK);
+	assert_int_equal(wait_count(&cnt.n, 2), 2); /* drained: woken again */
+	pdp_audit_queue_free(q);
+	assert_true(rs[2].done);
+	assert_int_equal(atomic_load(&cnt.n), 2);
+	close_ok(a);
+	expect_verifies(t);
+}
+
+/* Ids from a queue's randomness: UUIDv7 shape, distinct across refills
+ * and across queues. */
+static void test_queue_decision_ids(void **state)
+{
+	struct tdir *t = *state;
+	pdp_audit_config c;
+	cfg_init(&c, t);
+	pdp_audit *a = open_ok(&c);
+	pdp_audit_queue *q1 = pdp_audit_queue_new(a, NULL, NULL);
+	pdp_audit_queue *q2 = pdp_audit_queue_new(a, NULL, NULL);
+	enum { N = 1100 }; /* > 4 refills of 256 ids */
+	char (*ids)[37] = calloc(2 * N, sizeof(*ids));
+	for (int i = 0; i < 2 * N; i++) {
+		pdp_audit_queue_decision_id(i % 2 ? q2 : q1, ids[i]);
+		const char *s = ids[i];
+		assert_int_equal(strlen(s), 36);
+		for (int k = 0; k < 36; k++) {
+			if (k == 8 || k == 13 || k == 18 || k == 23)
+				assert_int_equal(s[k], '-');
+			else
+				assert_non_null(strchr("0123456789abcdef", s[k]));
+		}
+		assert_int_equal(s[14], '7');
+		assert_non_null(strchr("89ab", s[19]));
+	}
+	/* distinct in their random bits (the first 48 bits are the time) */
+	for (int i = 0; i < 2 * N; i++)
+		for (int k = i + 1; k < 2 * N; k++)
+			assert_true(strcmp(ids[i] + 14, ids[k] + 14) != 0);
+	free(ids);
+	pdp_audit_queue_free(q1);
+	pdp_audit_queue_free(q2);
+	close_ok(a);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -463,6 +570,8 @@ int main(void)
 		T(test_submit_refuses),
 		T(test_fsync_modes),
 		T(test_start_fields),
+		T(test_notify_coalesced),
+		T(test_queue_decision_ids),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
