@@ -79,7 +79,10 @@ static enum pdp_err decide_into(struct call *c, pdp_request *r, pdp_buf *msg)
 	pdp_decision d;
 	PDP_TRY(pdp_eval_decide(c->policy, r, c->w->scratch, &d, msg));
 	char id[37];
-	pdp_audit_decision_id(id);
+	if (c->w->aq)
+		pdp_audit_queue_decision_id(c->w->aq, id); /* no syscall per id */
+	else
+		pdp_audit_decision_id(id);
 	atomic_fetch_add_explicit(d.allow ? &c->w->metrics.decisions_allow : &c->w->metrics.decisions_deny,
 				  1, memory_order_relaxed);
 	pdp_str salt = pdp_str_c(c->w->srv->cfg.mask_salt);
