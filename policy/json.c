@@ -328,6 +328,17 @@ static bool duplicate_keys(struct jp *j, uint32_t obj)
 	return false;
 }
 
+/* After a member or element: 1 on ',' (another follows), 0 on the
+ * closing bracket (consumed), -1 on anything else. */
+static int after_item(struct jp *j, char close, const char *expected)
+{
+	skip_ws(j);
+	if (j->p < j->end && (*j->p == ',' || *j->p == close))
+		return *j->p++ == ',';
+	fail(j, j->p, expected);
+	return -1;
+}
+
 static bool parse_members(struct jp *j, uint32_t obj, size_t depth)
 {
 	const char *open = j->p++;
@@ -349,16 +360,12 @@ static bool parse_members(struct jp *j, uint32_t obj, size_t depth)
 		if (!parse_value(j, depth))
 			return false;
 		j->d->t[obj].n++;
-		skip_ws(j);
-		if (j->p < j->end && *j->p == ',') {
-			j->p++;
-			continue;
-		}
-		if (j->p < j->end && *j->p == '}')
+		int more = after_item(j, '}', "',' or '}' expected");
+		if (more < 0)
+			return false;
+		if (!more)
 			break;
-		return fail(j, j->p, "',' or '}' expected");
 	}
-	j->p++;
 	return !duplicate_keys(j, obj) || fail(j, open, "duplicate object key");
 }
 
@@ -372,14 +379,9 @@ static bool parse_elements(struct jp *j, uint32_t arr, size_t depth)
 		if (!parse_value(j, depth))
 			return false;
 		j->d->t[arr].n++;
-		skip_ws(j);
-		if (j->p < j->end && *j->p == ',') {
-			j->p++;
-			continue;
-		}
-		if (j->p < j->end && *j->p == ']')
-			return j->p++, true;
-		return fail(j, j->p, "',' or ']' expected");
+		int more = after_item(j, ']', "',' or ']' expected");
+		if (more <= 0)
+			return more == 0;
 	}
 }
 
