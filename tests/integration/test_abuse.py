@@ -32,6 +32,7 @@ import test_server as ts  # noqa: E402
 
 res = {"p": 0, "f": 0}
 MAX_CONN = 16
+IDLE_MS = 2500  # limits.idle_timeout_ms in this configuration
 
 
 def check(name, cond, detail=""):
@@ -250,8 +251,52 @@ def test_http_edges(port):
     got = read_responses(s, 1, deadline=3)
     s.close()
     check("conflicting Content-Length headers are not decided", not got or got[0][0] >= 400, got[:1])
+    # Expect: 100-continue gets the interim answer before the body is sent
+    s = tls_sock(port)
+    body = DEC.encode()
+    s.sendall(b"POST /v1/decision HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body))
+    s.settimeout(5)
+    try:
+        interim = s.recv(4096)
+    except (OSError, ssl.SSLError):
+        interim = b""
+    s.sendall(body)
+    got = read_responses(s, 1)
+    s.close()
+    check("Expect: 100-continue answered 100, then the decision",
+          interim.startswith(b"HTTP/1.1 100 ") and len(got) == 1 and got[0][0] == 200, (interim[:40], got[:1]))
+    # refusals of the HTTP layer carry the JSON error body too
+    s = tls_sock(port)
+    s.sendall(b"POST /v1/decision HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              b"Content-Length: 99999999\r\n\r\n")
+    got = read_responses(s, 1)
+    s.close()
+    js = json.loads(got[0][2]) if got and got[0][2] else None
+    check("oversize body: 413 with a JSON error", got and got[0][0] == 413 and js["error"]["code"] == "limit", got[:1])
+    s = tls_sock(port)
+    s.sendall(b"POST /v1/decision HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n")
+    got = read_responses(s, 1)
+    s.close()
+    check("Content-Length with Transfer-Encoding (smuggling shape) refused 400",
+          len(got) == 1 and got[0][0] == 400, got[:1])
     ok, got = settles(port)
     check("HTTP edge cases: no connection left open", ok, got)
+
+
+def test_idle_timeout(port):
+    s = tls_sock(port)
+    s.sendall(http_req("GET", "/v1/health"))
+    first = read_responses(s, 1)
+    time.sleep(IDLE_MS / 1000 + 1.0)
+    s.settimeout(3)
+    try:
+        rest = s.recv(10)
+    except (OSError, ssl.SSLError):
+        rest = b""
+    s.close()
+    check("an idle keep-alive connection is closed after idle_timeout_ms",
+          len(first) == 1 and first[0][0] == 200 and rest == b"", (first[:1], rest))
 
 
 def test_slow_crowd(port):
@@ -397,7 +442,7 @@ def http_client_errors():
 def main():
     port, cfg = ts.setup()
     with open(cfg) as f:
-        text = f.read().replace("max_json_depth: 16}", "max_json_depth: 16, max_connections: %d}" % MAX_CONN)
+        text = f.read().replace("max_json_depth: 16}", "max_json_depth: 16, max_connections: %d, idle_timeout_ms: %d}" % (MAX_CONN, IDLE_MS))
     with open(cfg, "w") as f:
         f.write(text)
     proc = ts.start(cfg)
@@ -408,6 +453,7 @@ def main():
         test_hang_ups(port)
         test_hang_up_main_thread_work(port)
         test_pipelining(port)
+        test_idle_timeout(port)
         test_garbage(port)
         test_http_edges(port)
         test_slow_crowd(port)
