@@ -91,36 +91,6 @@ bool pdp_audit_unhex(const char *s, size_t n, uint8_t *out)
 
 /* ---- UTF-8 ------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at p (p < end, *p >= 0x80), or 0. */
-static size_t utf8_seq(const unsigned char *p, const unsigned char *end)
-{
-	unsigned char c = p[0];
-	size_t n;
-	unsigned char lo = 0x80, hi = 0xBF;
-	if (c >= 0xC2 && c <= 0xDF)
-		n = 2;
-	else if (c >= 0xE0 && c <= 0xEF) {
-		n = 3;
-		if (c == 0xE0)
-			lo = 0xA0;
-		if (c == 0xED)
-			hi = 0x9F;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		n = 4;
-		if (c == 0xF0)
-			lo = 0x90;
-		if (c == 0xF4)
-			hi = 0x8F;
-	} else
-		return 0;
-	if ((size_t)(end - p) < n || p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (p[i] < 0x80 || p[i] > 0xBF)
-			return 0;
-	return n;
-}
-
 bool pdp_audit_utf8_valid(const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s, *end = p + n;
@@ -129,7 +99,7 @@ bool pdp_audit_utf8_valid(const char *s, size_t n)
 			p++;
 			continue;
 		}
-		size_t k = utf8_seq(p, end);
+		size_t k = pdp_utf8_seq(p, end);
 		if (!k)
 			return false;
 		p += k;
@@ -217,7 +187,7 @@ enum pdp_err pdp_audit_add_str(pdp_buf *b, const char *s, size_t n)
 			break;
 		unsigned char c = *p;
 		if (c >= 0x80) {
-			size_t k = utf8_seq(p, end);
+			size_t k = pdp_utf8_seq(p, end);
 			if (!k)
 				break;
 			p += k;
@@ -436,7 +406,7 @@ static bool c_string(struct canon *c, pdp_str *ret_body)
 			p++;
 			continue;
 		}
-		size_t k = utf8_seq(p, end);
+		size_t k = pdp_utf8_seq(p, end);
 		if (!k)
 			return fail(c, "invalid UTF-8 in a string");
 		p += k;

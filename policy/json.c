@@ -55,24 +55,6 @@ static bool push(struct jp *j, enum pdp_jtype type, uint32_t *ret)
 
 /* ---- strings ------------------------------------------------------------- */
 
-/* Length of the UTF-8 sequence at p (jansson's rules), 0 if invalid. */
-static size_t utf8_len(const unsigned char *p, const unsigned char *end)
-{
-	unsigned c = p[0];
-	size_t n = c < 0x80 ? 1 : c < 0xC2 ? 0 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : c < 0xF5 ? 4 : 0;
-	if (n <= 1 || (size_t)(end - p) < n)
-		return n == 1 ? 1 : 0;
-	uint32_t v = c & (0xFFu >> (n + 1));
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xC0) != 0x80)
-			return 0;
-		v = (v << 6) | (p[i] & 0x3F);
-	}
-	if ((n == 3 && (v < 0x800 || (v >= 0xD800 && v <= 0xDFFF))) || (n == 4 && (v < 0x10000 || v > 0x10FFFF)))
-		return 0;
-	return n;
-}
-
 static int hex4(const char *p, const char *end)
 {
 	if (end - p < 4)
@@ -138,7 +120,8 @@ static bool scan_string(struct jp *j, const char **ret_end, bool *ret_escaped)
 			p += 2 + used;
 			continue;
 		}
-		size_t n = utf8_len((const unsigned char *)p, (const unsigned char *)j->end);
+		const unsigned char *u = (const unsigned char *)p;
+		size_t n = c < 0x80 ? 1 : pdp_utf8_seq(u, (const unsigned char *)j->end);
 		if (!n)
 			return fail(j, p, "invalid UTF-8 in a string");
 		p += n;

@@ -32,6 +32,9 @@ bool pdp_str_eq(pdp_str a, pdp_str b);
 bool pdp_str_eq_c(pdp_str a, const char *s);
 bool pdp_str_eq_nocase(pdp_str a, pdp_str b);
 int pdp_str_cmp(pdp_str a, pdp_str b);
+/* Length of the valid UTF-8 sequence at p (p < end, *p >= 0x80): no
+ * overlong forms, no surrogates, nothing above U+10FFFF; 0 if invalid. */
+size_t pdp_utf8_seq(const unsigned char *p, const unsigned char *end);
 /* FNV-1a 64; fine for interned lookups of trusted or bounded keys. */
 uint64_t pdp_str_hash(pdp_str s);
 
