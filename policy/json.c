@@ -402,7 +402,10 @@ static void error_message(const struct jp *j, pdp_buf *errmsg)
 	for (const char *p = j->start; p < j->err_at && p < j->end; p++, col++)
 		if (*p == '\n')
 			line++, col = 0;
-	pdp_buf_errf(errmsg, "invalid JSON at line %d column %d: %s", line, col, j->err);
+	if (j->limit)
+		pdp_buf_errf(errmsg, "JSON nested deeper than %zu levels (line %d column %d)", j->max_depth, line, col);
+	else
+		pdp_buf_errf(errmsg, "invalid JSON at line %d column %d: %s", line, col, j->err);
 }
 
 enum pdp_err pdp_json_parse(const char *json, size_t len, size_t max_depth, pdp_arena *a, pdp_jdoc *ret,

@@ -1,11 +1,11 @@
 /*
  * request.c -- a decision request (SPEC 4, 3.1 "Request shape") from JSON.
  *
- * Design: the JSON nesting depth is checked on the raw bytes before anything
- * is built (so a deeply nested body costs nothing), the document is read by
- * the strict reader of json.c (duplicate keys rejected: the gateway and the
- * PDP must not read different values), and each object is read through a
- * small key table. Strings are copied into the caller's arena, so the
+ * Design: the document is read in one pass by the strict reader of json.c,
+ * which stops at the first level past max_depth (so a deeply nested body
+ * costs no more than its first levels) and rejects duplicate keys (the
+ * gateway and the PDP must not read different values); then each object is
+ * read through a small key table. Strings are copied into the caller's arena, so the
  * tokens can be freed at once and the body need not outlive the call.
  */
 #include <stdio.h>
@@ -14,29 +14,6 @@
 #include "json.h"
 #include "pdp/eval.h"
 
-
-bool pdp_json_depth_ok(const char *s, size_t len, size_t max)
-{
-	size_t depth = 0;
-	bool in_str = false;
-	for (size_t i = 0; i < len; i++) {
-		char ch = s[i];
-		if (in_str) {
-			if (ch == '\\')
-				i++;
-			else if (ch == '"')
-				in_str = false;
-			continue;
-		}
-		if (ch == '"')
-			in_str = true;
-		else if ((ch == '[' || ch == '{') && ++depth > max)
-			return false;
-		else if (ch == ']' || ch == '}')
-			depth -= depth > 0;
-	}
-	return true;
-}
 
 /* A reader over one parsed document. */
 struct rd {
@@ -229,25 +206,13 @@ static enum pdp_err read_request(const struct rd *x, uint32_t i, pdp_request *re
 	return PDP_OK;
 }
 
-/* Parses a whole document: depth checked on the raw bytes first (a deeply
- * nested body costs nothing), then the strict reader. */
-static enum pdp_err parse_doc(const char *json, size_t len, size_t max_depth, pdp_arena *a, pdp_jdoc *d,
-			      pdp_buf *errmsg)
-{
-	if (!pdp_json_depth_ok(json, len, max_depth)) {
-		pdp_buf_errf(errmsg, "JSON nested deeper than %zu levels", max_depth);
-		PDP_BAIL(PDP_E_LIMIT);
-	}
-	return pdp_json_parse(json, len, max_depth, a, d, errmsg);
-}
-
 enum pdp_err pdp_request_parse(const char *json, size_t len, const pdp_request_limits *lim,
 			       pdp_arena *a, pdp_request *ret, pdp_buf *errmsg)
 {
 	static const pdp_request_limits defaults = PDP_REQUEST_LIMITS_DEFAULT;
 	lim = lim ? lim : &defaults;
 	pdp_jdoc d;
-	PDP_TRY(parse_doc(json, len, lim->max_depth, a, &d, errmsg));
+	PDP_TRY(pdp_json_parse(json, len, lim->max_depth, a, &d, errmsg));
 	struct rd x = { &d, lim, a, errmsg };
 	enum pdp_err e = read_request(&x, 0, ret);
 	pdp_json_done(&d);
@@ -261,7 +226,7 @@ enum pdp_err pdp_request_parse_batch(const char *json, size_t len, const pdp_req
 	static const pdp_request_limits defaults = PDP_REQUEST_LIMITS_DEFAULT;
 	lim = lim ? lim : &defaults;
 	pdp_jdoc d;
-	PDP_TRY(parse_doc(json, len, lim->max_depth + 2, a, &d, errmsg));
+	PDP_TRY(pdp_json_parse(json, len, lim->max_depth + 2, a, &d, errmsg));
 	uint32_t reqs = pdp_json_get(&d, 0, "requests");
 	enum pdp_err e = PDP_OK;
 	if (d.t[0].type != PDP_J_OBJECT || d.t[0].n != 1 || !reqs || d.t[reqs].type != PDP_J_ARRAY) {

@@ -57,9 +57,6 @@ PDP_MUST_USE enum pdp_err pdp_request_parse(const char *json, size_t len,
 					    const pdp_request_limits *lim,
 					    pdp_arena *arena, pdp_request *ret,
 					    pdp_buf *errmsg);
-/* True when the JSON text nests at most max levels (checked on the raw
- * bytes, before any parser allocates). */
-bool pdp_json_depth_ok(const char *json, size_t len, size_t max);
 /* A batch body {"requests": [...]} (SPEC 4): each request, in order, is
  * handed to fn with its own result (r is NULL and msg says why when it was
  * refused); fn's error stops the walk and is returned. Errors of the whole
