@@ -197,14 +197,25 @@ static enum pdp_err format_reply(pdp_buf *o, const pdp_reply *rep, bool head_onl
 	return pdp_buf_addc(o, '\n');
 }
 
+enum pdp_err pdp_error_json(pdp_buf *out, const char *code, const char *msg)
+{
+	PDP_TRY(pdp_buf_adds(out, "{\"error\":{\"code\":\""));
+	PDP_TRY(pdp_buf_adds(out, code));
+	PDP_TRY(pdp_buf_adds(out, "\",\"message\":"));
+	PDP_TRY(pdp_buf_add_json_str(out, pdp_str_c(msg)));
+	return pdp_buf_adds(out, "}}");
+}
+
 /* Answers a request that never reached the handler, then closes. */
 static void reply_protocol_error(pdp_hconn *c, int status, const char *why)
 {
-	char body[256];
-	int n = snprintf(body, sizeof(body), "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
-			 status == 413 || status == 431 ? "limit" : status == 408 ? "timeout" : "bad_request", why);
+	const char *code = status == 413 || status == 431 ? "limit" : status == 408 ? "timeout" : "bad_request";
+	pdp_buf body;
+	pdp_buf_init(&body, 0);
 	pdp_reply rep = { .status = status, .close = true };
-	pdp_ignore(format_reply(&c->out, &rep, false, body, (size_t)n));
+	if (pdp_error_json(&body, code, why) == PDP_OK)
+		pdp_ignore(format_reply(&c->out, &rep, false, body.data, body.len));
+	pdp_buf_done(&body);
 	pdp_metrics_request(c->cs->o.metrics, status, 0);
 	c->close_after = true;
 	flush_out(c);
@@ -340,6 +351,7 @@ static void dispatch(pdp_hconn *c)
 {
 	pdp_hreq *r = &c->req;
 	r->conn = c;
+	r->method = terminate(r->head.method_name);
 	r->target = terminate(r->head.target);
 	r->content_type = r->head.content_type.len ? terminate(r->head.content_type) : NULL;
 	r->request_id = r->head.request_id.len ? terminate(r->head.request_id) : NULL;

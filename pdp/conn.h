@@ -32,6 +32,7 @@ typedef struct pdp_conns pdp_conns;
 typedef struct pdp_hreq {
 	pdp_hconn *conn;
 	pdp_http_head head;
+	const char *method;       /* NUL-terminated; valid during the handler call */
 	const char *target;       /* NUL-terminated; valid during the handler call */
 	const char *content_type; /* NUL-terminated, NULL: absent */
 	const char *request_id;   /* NUL-terminated, NULL: absent */
@@ -68,6 +69,10 @@ void pdp_conns_set_ctx(pdp_conns *cs, SSL_CTX *ctx);
 void pdp_conns_stop_accepting(pdp_conns *cs);
 /* Closes every connection, answered or not. */
 void pdp_conns_free(pdp_conns *cs);
+
+/* Appends the error body of SPEC 4, {"error":{"code":…,"message":…}}, the
+ * message JSON-escaped. Every error answer is written by this. */
+PDP_MUST_USE enum pdp_err pdp_error_json(pdp_buf *out, const char *code, const char *msg);
 
 /* Answers r with the body (a newline is added); exactly once per request. */
 void pdp_hreq_reply(pdp_hreq *r, const pdp_reply *rep, const char *body, size_t len);

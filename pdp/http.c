@@ -50,9 +50,7 @@ static void set_error(struct call *c, int status, const char *code, const char *
 {
 	c->status = status;
 	pdp_buf_reset(&c->out);
-	pdp_ignore(pdp_buf_printf(&c->out, "{\"error\":{\"code\":\"%s\",\"message\":", code));
-	pdp_ignore(pdp_buf_add_json_str(&c->out, pdp_str_c(msg)));
-	pdp_ignore(pdp_buf_adds(&c->out, "}}"));
+	pdp_ignore(pdp_error_json(&c->out, code, msg));
 }
 
 static uint64_t now_us(void)
@@ -126,10 +124,8 @@ static void refused_fields(struct call *c, int status, const char *reason, const
 {
 	if (!c->w->srv->audit)
 		return;
-	char method[24];
-	snprintf(method, sizeof(method), "%.*s", (int)c->req->head.method_name.len, c->req->head.method_name.p);
-	pdp_ignore(pdp_audit_fields_refused(c->identity, reason, status, method, c->req->target, c->request_id,
-					    message, out)); /* no record fields: none written */
+	pdp_ignore(pdp_audit_fields_refused(c->identity, reason, status, c->req->method, c->req->target,
+					    c->request_id, message, out)); /* no record fields: none written */
 }
 
 /* One request of a batch: decided, or its error as the batch entry. */
@@ -145,11 +141,7 @@ static enum pdp_err batch_item(void *arg, enum pdp_err ie, pdp_request *r, const
 		pdp_buf part, fields;
 		pdp_buf_init(&part, 0);
 		pdp_buf_init(&fields, 0);
-		e = pdp_buf_printf(&part, "{\"error\":{\"code\":\"%s\",\"message\":", code_of(e));
-		if (e == PDP_OK)
-			e = pdp_buf_add_json_str(&part, pdp_str_c(text ? text : "invalid request"));
-		if (e == PDP_OK)
-			e = pdp_buf_adds(&part, "}}");
+		e = pdp_error_json(&part, code_of(e), text ? text : "invalid request");
 		refused_fields(c, 400, "bad_request", text, &fields);
 		if (e == PDP_OK)
 			pdp_pending_add(c->pend, part.data, part.len, 0, fields.len ? "refused" : NULL, fields.data,
@@ -350,8 +342,7 @@ static void grants_on_main_cb(evutil_socket_t fd, short what, void *arg)
 	m->status = 200;
 	if (atomic_load(&m->w->srv->draining)) { /* stopping: no export */
 		m->status = 503;
-		pdp_ignore(pdp_buf_adds(&m->out, "{\"error\":{\"code\":\"draining\",\"message\":"
-					"\"the server is stopping\"}}"));
+		pdp_ignore(pdp_error_json(&m->out, "draining", "the server is stopping"));
 	} else if (pdp_grants_export(m->policy, m->format, &o, &m->out, &notes) != PDP_OK) {
 		const char *last = notes.data ? notes.data : "export failed";
 		for (const char *q = last; notes.data && *q; q++)
@@ -359,9 +350,7 @@ static void grants_on_main_cb(evutil_socket_t fd, short what, void *arg)
 				last = q + 1;
 		m->status = 400;
 		pdp_buf_reset(&m->out);
-		pdp_ignore(pdp_buf_adds(&m->out, "{\"error\":{\"code\":\"bad_request\",\"message\":"));
-		pdp_ignore(pdp_buf_add_json_str(&m->out, pdp_str_c(last)));
-		pdp_ignore(pdp_buf_adds(&m->out, "}}"));
+		pdp_ignore(pdp_error_json(&m->out, "bad_request", last));
 	}
 	pdp_buf_done(&notes);
 	pdp_policy_unref(m->policy);
@@ -501,8 +490,7 @@ static void log_refused(struct call *c)
 	char fields[512];
 	snprintf(fields, sizeof(fields), "\"status\":%d,\"caller\":\"%s\",\"request_id\":\"%s\"", c->status,
 		 c->identity ? c->identity : "", c->request_id);
-	pdp_log(PDP_LOG_INFO, "request_refused", fields, "%.*s %s", (int)c->req->head.method_name.len,
-		c->req->head.method_name.p, c->req->target);
+	pdp_log(PDP_LOG_INFO, "request_refused", fields, "%s %s", c->req->method, c->req->target);
 }
 
 static const char *refusal_reason(int status)

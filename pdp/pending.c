@@ -145,8 +145,8 @@ static void finish(pdp_pending *p)
 	if (p->failed || assemble(p, &out) != PDP_OK) {
 		status = 503;
 		pdp_buf_reset(&out);
-		pdp_ignore(pdp_buf_adds(&out, "{\"error\":{\"code\":\"audit_unavailable\",\"message\":"
-					"\"the decision could not be recorded in the audit log; retry later\"}}"));
+		pdp_ignore(pdp_error_json(&out, "audit_unavailable",
+					  "the decision could not be recorded in the audit log; retry later"));
 	}
 	pdp_http_send(p->w, p->req, status, false, p->request_id, out.data ? out.data : "", out.len);
 	pdp_metrics_request(&p->w->metrics, status, now_us() - p->started);
