@@ -159,8 +159,6 @@ static enum pdp_http_result head_fields(struct cursor *c, pdp_http_head *h, int 
 enum pdp_http_result pdp_http_parse_head(const char *buf, size_t len, size_t max_head,
 					 pdp_http_head *ret, int *status, const char **why)
 {
-	if (memchr(buf, '\0', len))
-		return BAD(400, "NUL in the request head");
 	struct cursor c = { buf, buf + (len < max_head ? len : max_head) };
 	while (c.p < c.end && (*c.p == '\r' || *c.p == '\n'))
 		c.p++; /* RFC 9112 2.2: ignore empty lines before a request */
@@ -174,6 +172,8 @@ enum pdp_http_result pdp_http_parse_head(const char *buf, size_t len, size_t max
 	if (r == PDP_HTTP_NEED_MORE && len >= max_head)
 		return BAD(431, "request head too large");
 	ret->head_len = (size_t)(c.p - buf);
+	if (r == PDP_HTTP_DONE && memchr(buf, '\0', ret->head_len)) /* the head only, once */
+		return BAD(400, "NUL in the request head");
 	return r;
 }
 

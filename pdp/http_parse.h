@@ -8,7 +8,7 @@
  *    `name: value`, lines ending in CRLF (a bare LF is accepted too, as
  *    nginx does);
  *  - obsolete line folding, a space before the colon, a header name with a
- *    character outside the token set, a NUL anywhere, are refused (400):
+ *    character outside the token set, a NUL in the head, are refused (400):
  *    they are the classic request-smuggling vectors;
  *  - Content-Length must be digits only; two different values, or both
  *    Content-Length and Transfer-Encoding, are refused (400, RFC 9112 6.3);

@@ -113,6 +113,10 @@ static void test_refusals(void **state)
 	static const char nul[] = "GET / HTTP/1.1\r\nX: a\0b\r\n\r\n";
 	assert_int_equal(pdp_http_parse_head(nul, sizeof(nul) - 1, 1024, &h, &status, &why), PDP_HTTP_BAD);
 	assert_int_equal(status, 400);
+	/* a NUL after the head is the body's business, not the head's */
+	static const char body_nul[] = "POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\na\0b";
+	assert_int_equal(pdp_http_parse_head(body_nul, sizeof(body_nul) - 1, 1024, &h, &status, &why), PDP_HTTP_DONE);
+	assert_int_equal(h.head_len, sizeof(body_nul) - 4);
 	/* the same Content-Length twice is allowed (RFC 9112 6.3) */
 	assert_int_equal(parse("POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n", 1024, &h, &status),
 			 PDP_HTTP_DONE);
