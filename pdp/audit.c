@@ -291,10 +291,17 @@ pdp_audit_queue *pdp_audit_queue_new(pdp_audit *a, void (*notify)(void *arg), vo
 	return q;
 }
 
+void pdp_audit_queue_flush_by_owner(pdp_audit_queue *q)
+{
+	q->flush_by_owner = true;
+}
+
 void pdp_audit_queue_free(pdp_audit_queue *q)
 {
 	if (!q)
 		return;
+	if (q->flush_by_owner)
+		pdp_audit_kick(q->a); /* records the owner did not flush */
 	pthread_mutex_lock(&q->mu);
 	while (atomic_load(&q->outstanding) > 0)
 		pthread_cond_wait(&q->cond, &q->mu);
@@ -422,7 +429,9 @@ static bool enqueue(pdp_audit *a, struct pdp_audit_entry *e)
 	if (!stopping) {
 		*a->pending_tail = e;
 		a->pending_tail = &e->next;
-		if (a->writer_waiting) { /* else the writer looks at the list before it sleeps */
+		/* else the writer looks at the list before it sleeps, or the
+		 * owner's pdp_audit_flush writes it */
+		if (a->writer_waiting && !e->q->flush_by_owner) {
 			a->writer_waiting = false;
 			pthread_cond_signal(&a->cond);
 		}

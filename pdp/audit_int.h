@@ -307,12 +307,13 @@ struct pdp_audit_queue {
 	 * takes the done list: while set, the worker is known to be woken and
 	 * a further notify is skipped */
 	atomic_bool notified;
+	bool flush_by_owner;           /* set before the first submit */
 	/* owning thread only */
 	struct pdp_audit_entry *spare; /* drained entries for reuse */
 	size_t nspare;
 	uint8_t rnd[PDP_AUDIT_RND_BYTES]; /* for pdp_audit_queue_decision_id */
 	size_t rnd_off;
-	/* writer thread only: the completion batch being handed back */
+	/* the writing thread only: the completion batch being handed back */
 	uint64_t mark;
 	size_t batch_count;
 	struct pdp_audit_entry *batch_head, **batch_tail;
@@ -343,7 +344,7 @@ struct pdp_audit {
 	char *vkey;
 	uint8_t hmac_key[256];
 	size_t hmac_len;
-	/* files; after open only the writer thread touches these */
+	/* files; after open only the holder of the right to write (busy) touches these */
 	int dirfd, lockfd, segfd;
 	uint64_t seg_first, seg_size;
 	pdp_audit_hasher h;
@@ -362,6 +363,10 @@ struct pdp_audit {
 	pthread_cond_t cond;
 	struct pdp_audit_entry *pending, **pending_tail;
 	bool writer_waiting;          /* in cond_wait: a submit must signal */
+	/* a thread holds the right to write (the writer thread, or a worker in
+	 * pdp_audit_flush); the files, chain, unit and completion batches are
+	 * touched only by the holder */
+	bool busy;
 	bool stopping;
 	char *stop_reason;
 	enum pdp_err close_err;
@@ -377,6 +382,8 @@ struct pdp_audit {
 };
 
 uint64_t pdp_audit_now_ms(void);  /* CLOCK_MONOTONIC */
+/* Wakes the writer thread if records wait and no thread is writing. */
+void pdp_audit_kick(pdp_audit *a);
 /* Appends one record to the unit being built and advances the chain. A
  * counted record that reaches checkpoint_every appends a checkpoint. */
 PDP_MUST_USE enum pdp_err pdp_audit_append(pdp_audit *a, const char *type, pdp_str members);

@@ -1,16 +1,22 @@
 /*
- * audit_writer.c -- the audit writer thread: group commit, checkpoints,
+ * audit_writer.c -- writing the audit log: group commit, checkpoints,
  * rotation, and failing closed.
  *
- * Design (redis bio.c style). The writer sleeps on a condition variable
- * until records are queued or a timer is due (interval fdatasync, the
- * checkpoint period). It takes the whole queue at once and cuts it into
- * units: a unit is the bytes for one segment file, written with ONE
- * write(2) (looped only over short writes) and, in `always` mode, made
- * durable with ONE fdatasync. Only then are the unit's records handed back
- * to their workers' queues (one lock per queue per unit) and the workers
- * notified: once per queue per unit at most, and not at all when the
- * queue was notified before and has not drained since. A unit that would take the segment past segment_max_bytes ends
+ * Design (redis bio.c style, plus combining). One thread at a time holds
+ * the right to write (a->busy, under a->mu): usually a worker, which at the
+ * end of its event-loop turn writes everything queued itself
+ * (pdp_audit_flush), sparing the two thread wake-ups of a hand-off;
+ * otherwise the writer thread, which sleeps on a condition variable until
+ * records are left over or a timer is due (interval fdatasync, the
+ * checkpoint period), and which alone retries a failing disk. The holder
+ * takes the whole queue at once and cuts it into units: a unit is the
+ * bytes for one segment file, written with ONE write(2) (looped only over
+ * short writes) and, in `always` mode, made durable with ONE fdatasync.
+ * Only then are the unit's records handed back to their workers' queues
+ * (one lock per queue per unit) and the workers notified: once per queue
+ * per unit at most, and not at all when the queue was notified before and
+ * has not drained since.
+ * A unit that would take the segment past segment_max_bytes ends
  * with a checkpoint, which seals the segment; the next unit opens a new one.
  * A checkpoint is also appended whenever checkpoint_every counted records
  * have passed, and at least every checkpoint_every_ms; a unit holding a
@@ -31,8 +37,9 @@
  * never reported done unless its bytes were written (and synced in
  * `always` mode).
  *
- * Ownership: the writer owns the entries from the moment it takes them off
- * the pending list until it appends them to their queue's done list.
+ * Ownership: the holder of the right to write owns the entries from the
+ * moment it takes them off the pending list until it appends them to their
+ * queue's done list (or, after a worker's failed attempt, puts them back).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -431,32 +438,43 @@ static enum pdp_err commit(pdp_audit *a, const struct pdp_audit_chain *pre, uint
 	return e;
 }
 
-/* Takes records from *list into one unit (up to the segment limit) and
- * commits it; returns the entries of the unit, their seq assigned. */
+/* Builds the next unit in a->unit from *list (up to the segment limit,
+ * sealing the segment when it gets there); assigns seq; returns where the
+ * unit's records end (*cut) and their number. */
+static enum pdp_err build_unit(pdp_audit *a, struct pdp_audit_entry **list,
+			       struct pdp_audit_entry ***cut, uint64_t *n)
+{
+	enum pdp_err e = PDP_OK;
+	unit_reset(a);
+	*cut = list;
+	*n = 0;
+	while (**cut && e == PDP_OK && (*n == 0 || a->seg_size + a->unit.len < a->seg_max)) {
+		(**cut)->seq = a->chain.next_seq;
+		e = pdp_audit_append(a, (**cut)->type, (pdp_str){ (**cut)->data, (**cut)->len });
+		*cut = &(**cut)->next;
+		(*n)++;
+	}
+	if (e == PDP_OK && a->seg_size + a->unit.len >= a->seg_max && strcmp(a->chain.last_type, "checkpoint"))
+		e = pdp_audit_append_checkpoint(a); /* seal the segment */
+	return e;
+}
+
+/* Takes records from *list into one unit and commits it (with retries);
+ * completes the entries of the unit. */
 static void process_unit(pdp_audit *a, struct pdp_audit_entry **list)
 {
-	struct pdp_audit_chain pre;
 	unsigned backoff = 10;
 	uint64_t deadline = unit_deadline(a);
-	struct pdp_audit_entry *first = *list, **cut = list;
+	struct pdp_audit_entry *first = *list, **cut;
 	if (rotate_with_retry(a, deadline, &backoff) != PDP_OK) {
 		*list = NULL;
 		a->failing = true;
 		complete(a, first, PDP_E_IO);
 		return;
 	}
-	pre = a->chain;
-	uint64_t pre_cp_ms = a->last_cp_ms, n = 0;
-	enum pdp_err e = PDP_OK;
-	unit_reset(a);
-	while (*cut && e == PDP_OK && (n == 0 || a->seg_size + a->unit.len < a->seg_max)) {
-		(*cut)->seq = a->chain.next_seq;
-		e = pdp_audit_append(a, (*cut)->type, (pdp_str){ (*cut)->data, (*cut)->len });
-		cut = &(*cut)->next;
-		n++;
-	}
-	if (e == PDP_OK && a->seg_size + a->unit.len >= a->seg_max && strcmp(a->chain.last_type, "checkpoint"))
-		e = pdp_audit_append_checkpoint(a); /* seal the segment */
+	struct pdp_audit_chain pre = a->chain;
+	uint64_t pre_cp_ms = a->last_cp_ms, n;
+	enum pdp_err e = build_unit(a, list, &cut, &n);
 	*list = *cut;
 	*cut = NULL;
 	if (e == PDP_OK)
@@ -466,6 +484,37 @@ static void process_unit(pdp_audit *a, struct pdp_audit_entry **list)
 	if (e == PDP_OK)
 		a->run_records += n;
 	complete(a, first, e);
+}
+
+/* pdp_audit_flush's units: one attempt each, no waiting; returns the
+ * records not written (the writer thread takes them over, retries and all). */
+static struct pdp_audit_entry *flush_units(pdp_audit *a, struct pdp_audit_entry *list)
+{
+	while (list && !atomic_load(&a->failed)) {
+		if (pdp_audit_rotate_if_sealed(a) != PDP_OK) {
+			stat_add(a, &a->stats.write_errors, 1);
+			break;
+		}
+		struct pdp_audit_chain pre = a->chain;
+		uint64_t pre_cp_ms = a->last_cp_ms, n;
+		struct pdp_audit_entry **cut;
+		enum pdp_err e = build_unit(a, &list, &cut, &n);
+		if (e == PDP_OK)
+			e = pdp_audit_write_unit(a, false);
+		if (e != PDP_OK) {
+			a->chain = pre;
+			a->last_cp_ms = pre_cp_ms;
+			break;
+		}
+		publish_unit_stats(a, n);
+		pdp_audit_publish(a);
+		a->run_records += n;
+		struct pdp_audit_entry *first = list;
+		list = *cut;
+		*cut = NULL;
+		complete(a, first, PDP_OK);
+	}
+	return list;
 }
 
 static void process(pdp_audit *a, struct pdp_audit_entry *list)
@@ -552,18 +601,77 @@ static void final_records(pdp_audit *a)
 	pdp_buf_done(&m);
 }
 
-/* ---- the loop ------------------------------------------------------------- */
+/* ---- the right to write, and the loop ---------------------------------- */
 
+/* Under a->mu: wakes the writer thread if it sleeps and has work. */
+static void signal_writer(pdp_audit *a)
+{
+	uint64_t now = pdp_audit_now_ms();
+	if (a->writer_waiting && (a->pending || sync_due(a, now) || cp_due(a, now))) {
+		a->writer_waiting = false;
+		pthread_cond_signal(&a->cond);
+	}
+}
+
+void pdp_audit_kick(pdp_audit *a)
+{
+	pthread_mutex_lock(&a->mu);
+	if (!a->busy)
+		signal_writer(a); /* else the holder hands the records on */
+	pthread_mutex_unlock(&a->mu);
+}
+
+/* The combining design: the submitting worker writes the pending records
+ * itself when no thread is writing, instead of waking the writer thread and
+ * being woken back; whoever gives up the right to write wakes the writer
+ * thread for what is left (records, a due checkpoint or interval sync). A
+ * failing log is left to the writer thread, whose retries would block the
+ * worker's connections. */
+void pdp_audit_flush(pdp_audit_queue *q)
+{
+	pdp_audit *a = q->a;
+	pthread_mutex_lock(&a->mu);
+	if (a->busy || !a->pending) {
+		pthread_mutex_unlock(&a->mu);
+		return;
+	}
+	if (a->failing || a->stopping || atomic_load(&a->failed)) {
+		signal_writer(a);
+		pthread_mutex_unlock(&a->mu);
+		return;
+	}
+	a->busy = true;
+	struct pdp_audit_entry *list = a->pending;
+	a->pending = NULL;
+	a->pending_tail = &a->pending;
+	pthread_mutex_unlock(&a->mu);
+	list = flush_units(a, list);
+	pthread_mutex_lock(&a->mu);
+	if (list) { /* back to the front, in order, for the writer thread */
+		struct pdp_audit_entry **t = &list;
+		while (*t)
+			t = &(*t)->next;
+		*t = a->pending;
+		if (!a->pending)
+			a->pending_tail = t;
+		a->pending = list;
+	}
+	a->busy = false;
+	signal_writer(a);
+	pthread_mutex_unlock(&a->mu);
+}
+
+/* Under a->mu: returns when there is work and no other thread writes. */
 static void wait_for_work(pdp_audit *a)
 {
 	for (;;) {
 		uint64_t now = pdp_audit_now_ms();
-		if (a->pending || a->stopping || sync_due(a, now) || cp_due(a, now))
+		if (!a->busy && (a->pending || a->stopping || sync_due(a, now) || cp_due(a, now)))
 			return;
-		uint64_t next = UINT64_MAX;
-		if (a->fsync == PDP_AUDIT_FSYNC_INTERVAL && a->dirty)
+		uint64_t next = UINT64_MAX; /* while busy: the holder signals */
+		if (!a->busy && a->fsync == PDP_AUDIT_FSYNC_INTERVAL && a->dirty)
 			next = a->last_sync_ms + a->interval_ms;
-		if (a->chain.since_cp > 0 && a->last_cp_ms + a->cp_every_ms < next)
+		if (!a->busy && a->chain.since_cp > 0 && a->last_cp_ms + a->cp_every_ms < next)
 			next = a->last_cp_ms + a->cp_every_ms;
 		a->writer_waiting = true; /* a submit signals only then */
 		if (next == UINT64_MAX) {
@@ -588,9 +696,11 @@ static void wait_for_work(pdp_audit *a)
 void *pdp_audit_writer_main(void *arg)
 {
 	pdp_audit *a = arg;
+	pthread_setname_np(pthread_self(), "pdp-audit"); /* top -H, perf */
 	pthread_mutex_lock(&a->mu);
 	for (;;) {
 		wait_for_work(a);
+		a->busy = true;
 		struct pdp_audit_entry *list = a->pending;
 		bool stopping = a->stopping;
 		a->pending = NULL;
@@ -599,9 +709,10 @@ void *pdp_audit_writer_main(void *arg)
 		if (list)
 			process(a, list);
 		else if (stopping)
-			break;
+			break; /* keeps the right to write: no queue is left */
 		timers(a);
 		pthread_mutex_lock(&a->mu);
+		a->busy = false;
 	}
 	final_records(a);
 	return NULL;

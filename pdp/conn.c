@@ -508,8 +508,17 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 			evtimer_add(cs->accept_pause, &tv);
 			return;
 		}
-		conn_new(cs, fd);
+		if (!cs->o.hand_off || !cs->o.hand_off(cs->o.hand_off_arg, fd))
+			conn_new(cs, fd);
 	}
+}
+
+void pdp_conns_adopt(pdp_conns *cs, int fd)
+{
+	if (cs->accept_ev)
+		conn_new(cs, fd);
+	else
+		close(fd);
 }
 
 static void on_accept_pause(evutil_socket_t fd, short what, void *arg)

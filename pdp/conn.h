@@ -50,6 +50,10 @@ typedef struct pdp_conns_opts {
 	int idle_timeout_ms;      /* a keep-alive connection between requests */
 	int max_open;             /* this worker's share of max_connections */
 	pdp_metrics *metrics;     /* open_connections, and protocol errors by status */
+	/* Asked for each accepted socket: true when it took the socket to
+	 * another worker (balancing), false to serve it here. NULL: serve here. */
+	bool (*hand_off)(void *arg, int fd);
+	void *hand_off_arg;
 } pdp_conns_opts;
 
 typedef struct pdp_reply {
@@ -67,6 +71,9 @@ pdp_conns *pdp_conns_new(struct event_base *base, int listen_fd, const pdp_conns
  * the reference; each SSL takes its own). */
 void pdp_conns_set_ctx(pdp_conns *cs, SSL_CTX *ctx);
 void pdp_conns_stop_accepting(pdp_conns *cs);
+/* Serves a socket another worker accepted (this worker's thread); closes
+ * it instead once this worker has stopped accepting. */
+void pdp_conns_adopt(pdp_conns *cs, int fd);
 /* Closes every connection, answered or not. */
 void pdp_conns_free(pdp_conns *cs);
 

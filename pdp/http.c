@@ -222,7 +222,13 @@ static void h_metrics(struct call *c)
 		ms[i] = &s->workers[i].metrics;
 	pdp_metrics_global g = { pdp_policy_revision(c->policy), st.loaded_at, st.ok, st.failed,
 				 atomic_load(&s->tls_failures), !atomic_load(&s->draining) };
-	if (pdp_metrics_render(ms, n, &g, &c->out) != PDP_OK)
+	enum pdp_err e = pdp_metrics_render(ms, n, &g, &c->out);
+	if (e == PDP_OK && s->audit) {
+		pdp_audit_stats a;
+		pdp_audit_stats_get(s->audit, &a);
+		e = pdp_metrics_render_audit(&a, &c->out);
+	}
+	if (e != PDP_OK)
 		set_error(c, 500, "internal", "could not render metrics");
 	c->text = true;
 }
@@ -573,6 +579,7 @@ int pdp_http_setup(pdp_worker *w, int listen_fd)
 		 * worker), rounding up so that no worker gets a cap of zero */
 		.max_open = (cfg->max_connections + n - 1) / n,
 		.metrics = &w->metrics,
+		.hand_off = pdp_worker_hand_off, .hand_off_arg = w,
 	};
 	w->conns = pdp_conns_new(w->base, listen_fd, &o, on_request, w);
 	if (!w->conns)

@@ -79,8 +79,14 @@ enum pdp_err pdp_metrics_render(pdp_metrics *const *workers, int n, const pdp_me
 			       "# TYPE pdp_tls_handshake_failures_total counter\npdp_tls_handshake_failures_total %lu\n",
 			       SUM(forbidden_callers), g->tls_failures));
 	long open = 0;
-	for (int w = 0; w < n; w++)
-		open += atomic_load_explicit(&workers[w]->open_connections, memory_order_relaxed);
+	PDP_TRY(pdp_buf_adds(out, "# HELP pdp_worker_open_connections Client connections open now, by worker "
+				  "(new ones go to the worker with the fewest).\n"
+				  "# TYPE pdp_worker_open_connections gauge\n"));
+	for (int w = 0; w < n; w++) {
+		long k = atomic_load_explicit(&workers[w]->open_connections, memory_order_relaxed);
+		PDP_TRY(pdp_buf_printf(out, "pdp_worker_open_connections{worker=\"%d\"} %ld\n", w, k));
+		open += k;
+	}
 	PDP_TRY(pdp_buf_printf(out,
 			       "# HELP pdp_open_connections Client connections open now.\n"
 			       "# TYPE pdp_open_connections gauge\npdp_open_connections %ld\n"
@@ -95,4 +101,37 @@ enum pdp_err pdp_metrics_render(pdp_metrics *const *workers, int n, const pdp_me
 			       "# TYPE pdp_ready gauge\npdp_ready %d\n",
 			       open, g->revision, g->loaded_at, g->reload_ok, g->reload_failed, g->ready));
 	return PDP_OK;
+}
+
+#define AUDIT_COUNTER(name, help) \
+	"# HELP pdp_audit_" name " " help "\n# TYPE pdp_audit_" name " counter\npdp_audit_" name " %llu\n"
+
+enum pdp_err pdp_metrics_render_audit(const pdp_audit_stats *st, pdp_buf *out)
+{
+	PDP_TRY(pdp_buf_printf(out,
+			       AUDIT_COUNTER("records_total", "Records written since start (all types).")
+			       AUDIT_COUNTER("batches_total", "Write units committed (one write, at most one fdatasync each).")
+			       AUDIT_COUNTER("fsyncs_total", "fdatasync calls on segment files.")
+			       AUDIT_COUNTER("bytes_total", "Bytes appended to segment files.")
+			       AUDIT_COUNTER("checkpoints_total", "Signed checkpoints written.")
+			       AUDIT_COUNTER("rotations_total", "Segment files started.")
+			       AUDIT_COUNTER("busy_total", "Records refused for a while because the queue was full.")
+			       AUDIT_COUNTER("write_errors_total", "Failed write or fdatasync attempts.")
+			       AUDIT_COUNTER("failed_records_total", "Records that could not be written (their decision got 503)."),
+			       (unsigned long long)st->records, (unsigned long long)st->batches,
+			       (unsigned long long)st->fsyncs, (unsigned long long)st->bytes,
+			       (unsigned long long)st->checkpoints, (unsigned long long)st->rotations,
+			       (unsigned long long)st->busy, (unsigned long long)st->write_errors,
+			       (unsigned long long)st->failed_records));
+	return pdp_buf_printf(out,
+			      "# HELP pdp_audit_fsync_seconds_total Time spent in fdatasync.\n"
+			      "# TYPE pdp_audit_fsync_seconds_total counter\npdp_audit_fsync_seconds_total %.6f\n"
+			      "# HELP pdp_audit_fsync_seconds_max The longest fdatasync since start.\n"
+			      "# TYPE pdp_audit_fsync_seconds_max gauge\npdp_audit_fsync_seconds_max %.6f\n"
+			      "# HELP pdp_audit_inflight_records Records submitted and not yet written.\n"
+			      "# TYPE pdp_audit_inflight_records gauge\npdp_audit_inflight_records %llu\n"
+			      "# HELP pdp_audit_writable Whether the audit log accepts writes.\n"
+			      "# TYPE pdp_audit_writable gauge\npdp_audit_writable %d\n",
+			      st->fsync_ns_total / 1e9, st->fsync_ns_max / 1e9,
+			      (unsigned long long)st->inflight_records, st->writable ? 1 : 0);
 }

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "pdp/audit.h"
 #include "pdp/buf.h"
 
 enum { PDP_M_CODES = 17, PDP_M_CODE_500 = 14 };
@@ -38,5 +39,7 @@ typedef struct pdp_metrics_global {
 
 PDP_MUST_USE enum pdp_err pdp_metrics_render(pdp_metrics *const *workers, int n,
 					     const pdp_metrics_global *g, pdp_buf *out);
+/* The audit log's counters (pdp_audit_*), when a log is configured. */
+PDP_MUST_USE enum pdp_err pdp_metrics_render_audit(const pdp_audit_stats *st, pdp_buf *out);
 
 #endif

@@ -199,8 +199,10 @@ static void submit_more(pdp_pending *p)
 				pdp_err_str(e));
 			break;
 		}
-		if (x->type && w->srv->audit)
+		if (x->type && w->srv->audit) {
 			p->outstanding++;
+			event_active(w->flush_ev, EV_TIMEOUT, 0); /* written at the turn's end */
+		}
 		p->next++;
 	}
 	if (!p->outstanding)

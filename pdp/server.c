@@ -77,9 +77,81 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
 	pdp_audit_queue_drain(w->aq);
 }
 
+/* ---- balancing connections over the workers ----------------------------- */
+
+/* The listener is shared, and whichever worker wakes first accepts: left
+ * alone, a burst of connections lands on one worker while the others idle.
+ * The accepting worker passes each socket to the worker with the fewest
+ * connections instead (a tie stays put), so they differ by one at most. */
+static long worker_load(pdp_worker *w)
+{
+	return atomic_load_explicit(&w->metrics.open_connections, memory_order_relaxed) +
+	       atomic_load_explicit(&w->inbound, memory_order_relaxed);
+}
+
+bool pdp_worker_hand_off(void *arg, int fd)
+{
+	pdp_worker *w = arg, *best = w;
+	pdp_server *s = w->srv;
+	if (atomic_load(&s->draining))
+		return false;
+	long least = worker_load(w);
+	for (int i = 0; i < s->nworkers; i++) {
+		long l = worker_load(&s->workers[i]);
+		if (l < least) {
+			least = l;
+			best = &s->workers[i];
+		}
+	}
+	if (best == w)
+		return false;
+	pthread_mutex_lock(&best->inbox_lock);
+	if (best->ninbox == best->inbox_cap) {
+		best->inbox_cap = best->inbox_cap ? best->inbox_cap * 2 : 16;
+		best->inbox = pdp_xrealloc(best->inbox, best->inbox_cap * sizeof(*best->inbox));
+	}
+	best->inbox[best->ninbox++] = fd;
+	atomic_fetch_add_explicit(&best->inbound, 1, memory_order_relaxed);
+	pthread_mutex_unlock(&best->inbox_lock);
+	event_active(best->inbox_ev, EV_READ, 0);
+	return true;
+}
+
+static void inbox_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	pdp_worker *w = arg;
+	int fds[64];
+	size_t n;
+	do {
+		pthread_mutex_lock(&w->inbox_lock);
+		n = w->ninbox < 64 ? w->ninbox : 64;
+		w->ninbox -= n;
+		memcpy(fds, w->inbox + w->ninbox, n * sizeof(*fds));
+		pthread_mutex_unlock(&w->inbox_lock);
+		for (size_t i = 0; i < n; i++) {
+			pdp_conns_adopt(w->conns, fds[i]);
+			atomic_fetch_sub_explicit(&w->inbound, 1, memory_order_relaxed);
+		}
+	} while (n == 64);
+}
+
+/* Runs after the turn's other callbacks (activated by the turn's first
+ * submit), so that one write covers every record of the turn. */
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	pdp_worker *w = arg;
+	if (w->aq)
+		pdp_audit_flush(w->aq);
+}
+
 static void *worker_main(void *arg)
 {
 	pdp_worker *w = arg;
+	char name[16];
+	snprintf(name, sizeof(name), "pdp-worker-%d", w->id);
+	pthread_setname_np(pthread_self(), name); /* top -H, perf */
 	event_base_dispatch(w->base);
 	/* drained: wait for the last records and run their completions; a
 	 * reply still retrying a full queue fails at its next tick (no queue
@@ -105,11 +177,17 @@ static int worker_init(pdp_server *s, pdp_worker *w, int id, pdp_policy *p, SSL_
 	SSL_CTX_up_ref(ctx);
 	w->ssl_ctx = ctx;
 	w->scratch = pdp_arena_new(1 << 16);
+	pthread_mutex_init(&w->inbox_lock, NULL);
+	w->inbox_ev = event_new(w->base, -1, EV_PERSIST, inbox_cb, w);
+	if (!w->inbox_ev)
+		return -1;
 	if (s->audit) {
 		w->audit_ev = event_new(w->base, -1, EV_PERSIST, drain_cb, w);
-		w->aq = w->audit_ev ? pdp_audit_queue_new(s->audit, notify_worker, w) : NULL;
+		w->flush_ev = event_new(w->base, -1, 0, flush_cb, w);
+		w->aq = w->audit_ev && w->flush_ev ? pdp_audit_queue_new(s->audit, notify_worker, w) : NULL;
 		if (!w->aq)
 			return -1;
+		pdp_audit_queue_flush_by_owner(w->aq);
 	}
 	w->listen_fd = fcntl(s->listen_fd, F_DUPFD_CLOEXEC, 0);
 	return w->listen_fd >= 0 ? pdp_http_setup(w, w->listen_fd) : -1;
@@ -120,7 +198,16 @@ static void worker_done(pdp_worker *w)
 	pdp_audit_queue_free(w->aq);
 	if (w->audit_ev)
 		event_free(w->audit_ev);
+	if (w->flush_ev)
+		event_free(w->flush_ev);
 	pdp_conns_free(w->conns);
+	if (w->inbox_ev) {
+		event_free(w->inbox_ev);
+		pthread_mutex_destroy(&w->inbox_lock);
+	}
+	for (size_t i = 0; i < w->ninbox; i++)
+		close(w->inbox[i]); /* handed over after this worker stopped */
+	free(w->inbox);
 	if (w->listen_fd >= 0)
 		close(w->listen_fd);
 	if (w->base)

@@ -42,8 +42,15 @@ typedef struct pdp_worker {
 	pdp_arena *scratch;      /* per-request arena, reset after each request */
 	pdp_audit_queue *aq;     /* completions of this worker's records */
 	struct event *audit_ev;  /* made active by the writer: drain aq */
+	struct event *flush_ev;  /* made active by a submit: pdp_audit_flush at the turn's end */
 	unsigned npending;       /* replies waiting for audit records (worker thread) */
 	pdp_metrics metrics;
+	/* sockets another worker accepted for this one (balancing) */
+	pthread_mutex_t inbox_lock;
+	int *inbox;              /* guarded by inbox_lock */
+	size_t ninbox, inbox_cap;
+	struct event *inbox_ev;  /* made active by the accepting worker */
+	atomic_int inbound;      /* handed over, not yet adopted */
 } pdp_worker;
 
 typedef struct pdp_reload_status {
@@ -79,6 +86,10 @@ int pdp_server_run(pdp_server *s);
  * workers; on failure the old ones keep serving. Main thread only. */
 int pdp_server_reload(pdp_server *s, const char *why, const char *caller);
 void pdp_server_status_copy(pdp_server *s, pdp_reload_status *ret);
+
+/* conn.c's hand_off: takes fd to the worker with the fewest connections
+ * when that is not w (any worker's thread). */
+bool pdp_worker_hand_off(void *w, int fd);
 
 /* http.c */
 int pdp_http_setup(pdp_worker *w, int listen_fd);

@@ -123,6 +123,20 @@ PDP_MUST_USE enum pdp_err pdp_audit_submit(pdp_audit_queue *q, const char *type,
 /* On the owning thread: runs `done` for completed records, in order. */
 void pdp_audit_queue_drain(pdp_audit_queue *q);
 
+/* Opts q into writing on its owner's thread: a submit through q no longer
+ * wakes the writer thread; instead the owner calls pdp_audit_flush(q) after
+ * a turn of submits (once per event-loop turn). Call before the first
+ * submit. */
+void pdp_audit_queue_flush_by_owner(pdp_audit_queue *q);
+
+/* On the owning thread: when no other thread is writing, writes every
+ * record pending (any queue's) here, one attempt, fdatasync included in
+ * `always` mode, and hands the completions back; this saves the two
+ * thread wake-ups of the writer thread. When another thread is writing, or
+ * the attempt fails, the records stay with the writer thread, which retries
+ * as usual. Blocks for a write (and fdatasync), never for retries. */
+void pdp_audit_flush(pdp_audit_queue *q);
+
 /* Appends the latest durable signed checkpoint (the note text, SPEC 5) for
  * GET /v1/audit/checkpoint. */
 PDP_MUST_USE enum pdp_err pdp_audit_checkpoint(pdp_audit *a, pdp_buf *out);

@@ -344,6 +344,41 @@ def test_connection_cap(port):
     check("served again below the cap", st == 200, st)
 
 
+def worker_loads(port):
+    c = ts.Client(port)
+    _, _, raw, _ = c.req("GET", "/metrics")
+    c.close()
+    return [int(v) for v in re.findall(r'^pdp_worker_open_connections\{worker="\d+"\} (\d+)', raw.decode(), re.M)]
+
+
+def test_balance(port):
+    """A burst of connections is spread over the workers (the accepting
+    worker passes each to the one with the fewest): 2 workers here."""
+    raws = []
+    for _ in range(12):  # connect all at once: they land in the accept queue together
+        r = socket.socket()
+        r.setblocking(False)
+        r.connect_ex(("127.0.0.1", port))
+        raws.append(r)
+    time.sleep(0.2)
+    socks = []
+    for r in raws:
+        r.setblocking(True)
+        r.settimeout(10)
+        s = ts.ctx("gateway").wrap_socket(r, server_hostname="localhost")
+        s.sendall(http_req("GET", "/v1/health"))
+        socks.append(s)
+    answered = [bool(read_responses(s, 1)) for s in socks]
+    loads = worker_loads(port)  # the asking connection counts too: 13 in all
+    check("a burst of 12 connections: all answered", all(answered), answered)
+    check("a burst of 12 connections is spread over both workers (6 and 6, give or take 1)",
+          len(loads) == 2 and sum(loads) >= 12 and max(loads) - min(loads) <= 1, loads)
+    for s in socks:
+        s.close()
+    ok, got = settles(port)
+    check("the connection count comes back down after the burst", ok, got)
+
+
 def test_drain_under_fire(port, proc):
     stop = threading.Event()
     counts = {"ok": 0, "bad": []}
@@ -462,6 +497,7 @@ def main():
         test_http_edges(port)
         test_slow_crowd(port)
         test_connection_cap(port)
+        test_balance(port)
         test_drain_under_fire(port, proc)
         p = subprocess.run([ts.PDP, "audit", "verify", os.path.join(ts.TMP, "audit"), "--pubkey",
                             os.path.join(ts.CERTS, "audit.pub")], capture_output=True, text=True)

@@ -73,6 +73,7 @@ struct fixture {
 	struct faults f;
 	pdp_audit_io io;
 	pdp_audit_config c;
+	bool by_owner; /* queues write on the test's thread (pdp_audit_flush), as the server's do */
 };
 
 static int setup(void **state)
@@ -90,6 +91,13 @@ static int setup(void **state)
 	return 0;
 }
 
+static int setup_by_owner(void **state)
+{
+	setup(state);
+	((struct fixture *)*state)->by_owner = true;
+	return 0;
+}
+
 static int teardown(void **state)
 {
 	struct fixture *x = *state;
@@ -98,26 +106,35 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Submits n records (ids "<tag>-<i>") through one queue and waits. */
-static void run_records(pdp_audit *a, const char *tag, int n, struct result *rs)
+/* Submits n records (ids "<tag>-<i>") through one queue and waits; with
+ * x->by_owner the first attempt at each is made here, by pdp_audit_flush. */
+static void run_records(const struct fixture *x, pdp_audit *a, const char *tag, int n, struct result *rs)
 {
 	struct waiter w;
 	waiter_init(&w);
 	pdp_audit_queue *q = pdp_audit_queue_new(a, waiter_notify, &w);
+	if (x->by_owner)
+		pdp_audit_queue_flush_by_owner(q);
 	for (int i = 0; i < n; i++) {
 		char json[100];
 		snprintf(json, sizeof(json), "{\"decision_id\":\"%s-%d\"}", tag, i);
 		memset(&rs[i], 0, sizeof(rs[i]));
 		enum pdp_err e;
 		while ((e = pdp_audit_submit(q, "decision", json, strlen(json), result_done, &rs[i])) == PDP_E_BUSY) {
+			if (x->by_owner)
+				pdp_audit_flush(q);
 			waiter_wait(&w);
 			pdp_audit_queue_drain(q);
 		}
 		if (e != PDP_OK) { /* failed closed: never queued */
 			rs[i].done = true;
 			rs[i].err = e;
+		} else if (x->by_owner && i % 3 == 2) {
+			pdp_audit_flush(q); /* units of three, as a worker's turn */
 		}
 	}
+	if (x->by_owner)
+		pdp_audit_flush(q);
 	pdp_audit_queue_free(q);
 	waiter_done(&w);
 	for (int i = 0; i < n; i++)
@@ -168,7 +185,7 @@ static void test_short_writes(void **state)
 	atomic_store(&x->f.short_writes, 1);
 	atomic_store(&x->f.armed, 1);
 	struct result rs[30];
-	run_records(a, "s", 30, rs);
+	run_records(x, a, "s", 30, rs);
 	assert_int_equal(count_ok(rs, 30), 30);
 	close_ok(a);
 	assert_true(atomic_load(&x->f.write_calls) > 30); /* really split */
@@ -185,7 +202,7 @@ static void test_enospc_once(void **state)
 	atomic_store(&x->f.fail_write_count, 1);
 	atomic_store(&x->f.armed, 1);
 	struct result rs[20];
-	run_records(a, "e", 20, rs);
+	run_records(x, a, "e", 20, rs);
 	assert_int_equal(count_ok(rs, 20), 20); /* retried within fail_timeout */
 	pdp_audit_stats st;
 	pdp_audit_stats_get(a, &st);
@@ -203,7 +220,7 @@ static void test_short_write_then_eio(void **state)
 	atomic_store(&x->f.short_then_fail, 1);
 	atomic_store(&x->f.armed, 1);
 	struct result rs[10];
-	run_records(a, "h", 10, rs);
+	run_records(x, a, "h", 10, rs);
 	assert_int_equal(count_ok(rs, 10), 10);
 	close_ok(a);
 	/* the half written before the error was cut back: no garbage */
@@ -220,7 +237,7 @@ static void test_disk_fails_then_recovers(void **state)
 	atomic_store(&x->f.fail_write_count, -1);
 	atomic_store(&x->f.armed, 1);
 	struct result bad[10], good[10];
-	run_records(a, "bad", 10, bad);
+	run_records(x, a, "bad", 10, bad);
 	assert_int_equal(count_ok(bad, 10), 0); /* fail closed: none reported done */
 	for (int i = 0; i < 10; i++)
 		assert_int_equal(bad[i].err, PDP_E_IO);
@@ -229,7 +246,7 @@ static void test_disk_fails_then_recovers(void **state)
 	assert_false(st.writable);
 	assert_int_equal(st.failed_records, 10);
 	atomic_store(&x->f.fail_write_from, 0); /* the disk is back */
-	run_records(a, "good", 10, good);
+	run_records(x, a, "good", 10, good);
 	assert_int_equal(count_ok(good, 10), 10);
 	pdp_audit_stats_get(a, &st);
 	assert_true(st.writable);
@@ -248,13 +265,13 @@ static void test_fdatasync_fails(void **state)
 	atomic_store(&x->f.fail_fsync_count, 2);
 	atomic_store(&x->f.armed, 1);
 	struct result rs[10];
-	run_records(a, "y", 10, rs);
+	run_records(x, a, "y", 10, rs);
 	assert_int_equal(count_ok(rs, 10), 10); /* the unit was cut back and rewritten */
 	/* forever: the records fail, none is reported done */
 	atomic_store(&x->f.fsync_calls, 0);
 	atomic_store(&x->f.fail_fsync_count, -1);
 	struct result rs2[5];
-	run_records(a, "z", 5, rs2);
+	run_records(x, a, "z", 5, rs2);
 	assert_int_equal(count_ok(rs2, 5), 0);
 	atomic_store(&x->f.fail_fsync_from, 0);
 	close_ok(a);
@@ -278,7 +295,7 @@ static void test_countdown(void **state)
 			atomic_store(&x->f.fail_write_count, forever ? -1 : 1);
 			atomic_store(&x->f.armed, 1);
 			struct result rs[24];
-			run_records(a, "c", 24, rs);
+			run_records(x, a, "c", 24, rs);
 			if (!forever)
 				assert_int_equal(count_ok(rs, 24), 24);
 			enum pdp_err ce = pdp_audit_close(a, "test");
@@ -309,7 +326,7 @@ static void test_interval_sync_failure_fails_closed(void **state)
 	atomic_store(&x->f.fail_fsync_count, -1);
 	atomic_store(&x->f.armed, 1);
 	struct result rs[5];
-	run_records(a, "i", 5, rs);
+	run_records(x, a, "i", 5, rs);
 	assert_int_equal(count_ok(rs, 5), 5); /* answered once written, as documented */
 	pdp_audit_stats st;
 	for (int i = 0; i < 100; i++) {
@@ -337,7 +354,8 @@ static void test_interval_sync_failure_fails_closed(void **state)
 	assert_true(find_line(&x->t, "\"clean_shutdown\":false", &first, &no));
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown), \
+	cmocka_unit_test_setup_teardown(fn, setup_by_owner, teardown)
 
 int main(void)
 {

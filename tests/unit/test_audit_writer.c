@@ -149,16 +149,23 @@ static void *producer(void *arg)
 	struct waiter w;
 	waiter_init(&w);
 	pdp_audit_queue *q = pdp_audit_queue_new(ta->a, waiter_notify, &w);
+	bool by_owner = ta->id % 2; /* half write on their own thread, as the server's workers */
+	if (by_owner)
+		pdp_audit_queue_flush_by_owner(q);
 	for (int i = 0; i < ta->n; i++) {
 		char json[100];
 		snprintf(json, sizeof(json), "{\"decision_id\":\"th%d-%d\"}", ta->id, i);
 		enum pdp_err e;
 		while ((e = pdp_audit_submit(q, "decision", json, strlen(json), result_done, &ta->rs[i])) == PDP_E_BUSY) {
+			if (by_owner)
+				pdp_audit_flush(q);
 			waiter_wait(&w);
 			pdp_audit_queue_drain(q);
 		}
 		if (e != PDP_OK)
 			abort();
+		if (by_owner && i % 8 == 7)
+			pdp_audit_flush(q);
 		if (i % 16 == 15)
 			pdp_audit_queue_drain(q);
 	}
@@ -522,6 +529,49 @@ static void test_notify_coalesced(void **state)
 	expect_verifies(t);
 }
 
+/* A queue written by its owner: pdp_audit_flush writes the records on the
+ * calling thread (the completion is there when it returns, unless the
+ * writer thread happened to be writing), and records the owner never
+ * flushed are still written when the queue is freed. */
+static void test_flush_by_owner(void **state)
+{
+	struct tdir *t = *state;
+	pdp_audit_config c;
+	cfg_init(&c, t);
+	c.fsync = PDP_AUDIT_FSYNC_ALWAYS;
+	pdp_audit *a = open_ok(&c);
+	struct counter cnt;
+	atomic_init(&cnt.n, 0);
+	pdp_audit_queue *q = pdp_audit_queue_new(a, count_notify, &cnt);
+	pdp_audit_queue_flush_by_owner(q);
+	static const char json[] = "{\"decision_id\":\"o\"}";
+	enum { N = 20 };
+	struct result rs[N + 1];
+	memset(rs, 0, sizeof(rs));
+	int at_once = 0;
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(pdp_audit_submit(q, "decision", json, strlen(json), result_done, &rs[i]), PDP_OK);
+		pdp_audit_flush(q);
+		pdp_audit_queue_drain(q);
+		at_once += rs[i].done;
+		drain_until(q, rs, i + 1);
+		assert_int_equal(rs[i].err, PDP_OK);
+		if (i)
+			assert_true(rs[i].seq == rs[i - 1].seq + 1);
+	}
+	assert_true(at_once > N / 2); /* written here, not by the writer thread */
+	pdp_audit_stats st;
+	pdp_audit_stats_get(a, &st);
+	assert_true(st.fsyncs >= (uint64_t)at_once); /* `always`: each one synced */
+	assert_int_equal(pdp_audit_submit(q, "decision", json, strlen(json), result_done, &rs[N]), PDP_OK);
+	pdp_audit_queue_free(q); /* never flushed: the writer thread takes it */
+	assert_true(rs[N].done);
+	assert_int_equal(rs[N].err, PDP_OK);
+	assert_true(rs[N].seq == rs[N - 1].seq + 1);
+	close_ok(a);
+	expect_verifies(t);
+}
+
 /* Ids from a queue's randomness: UUIDv7 shape, distinct across refills
  * and across queues. */
 static void test_queue_decision_ids(void **state)
@@ -572,6 +622,7 @@ int main(void)
 		T(test_start_fields),
 		T(test_notify_coalesced),
 		T(test_queue_decision_ids),
+		T(test_flush_by_owner),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
