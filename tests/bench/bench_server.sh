@@ -60,6 +60,13 @@ http {
 NGINX
 nginx -c "$W/nginx.conf" -p "$W/nginx"
 sleep 0.5
+# what group commit did in that run, from the PDP's /metrics
+group_commit() {
+	curl -s --cacert "$C/ca.pem" --cert "$C/gateway.pem" --key "$C/gateway.key" "https://localhost:$1/metrics" |
+		awk '/^pdp_audit_records_total /{r=$2} /^pdp_audit_batches_total /{b=$2} /^pdp_audit_fsyncs_total /{f=$2}
+		     /^pdp_audit_fsync_seconds_total /{t=$2} /^pdp_audit_fsync_seconds_max /{m=$2}
+		     END { if (b && f) printf "    group commit: %.1f records per batch, %d fdatasync, mean %.0f us, max %.1f ms\n", r/b, f, t/f*1e6, m*1e3 }'
+}
 ROUNDS=${ROUNDS:-2}
 echo "load: $CONNS keep-alive connections, $SECS s, mTLS, $THREADS server threads, 2 cores shared with the load generator"
 echo "      $ROUNDS rounds of nginx, pdp(always), pdp(none) in turn (this machine drifts: compare within a round)"
@@ -78,6 +85,7 @@ for round in $(seq "$ROUNDS"); do
 		echo "[$round] pdp (audit fsync $mode): $out"
 		eval "t_$mode=\$(echo \"\$t_$mode + ${out%% req/s*}\" | bc)"
 		eval "p99_$mode=\$(p99_of \"\$out\")"
+		[ "$mode" = always ] && group_commit "$P1"
 		kill "$(cat "$W/pdp-$mode.pid")"; sleep 0.5
 		rm -rf "$W/audit-$mode"
 	done
