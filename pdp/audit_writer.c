@@ -493,17 +493,21 @@ static struct pdp_audit_entry *flush_units(pdp_audit *a, struct pdp_audit_entry 
 	while (list && !atomic_load(&a->failed)) {
 		if (pdp_audit_rotate_if_sealed(a) != PDP_OK) {
 			stat_add(a, &a->stats.write_errors, 1);
+			set_writable(a, false); /* as the writer's retries do, until a unit succeeds */
 			break;
 		}
 		struct pdp_audit_chain pre = a->chain;
 		uint64_t pre_cp_ms = a->last_cp_ms, n;
 		struct pdp_audit_entry **cut;
 		enum pdp_err e = build_unit(a, &list, &cut, &n);
-		if (e == PDP_OK)
+		bool built = e == PDP_OK;
+		if (built)
 			e = pdp_audit_write_unit(a, false);
 		if (e != PDP_OK) {
 			a->chain = pre;
 			a->last_cp_ms = pre_cp_ms;
+			if (built) /* a failed write, as the writer's retries do until a unit succeeds */
+				set_writable(a, false);
 			break;
 		}
 		publish_unit_stats(a, n);
