@@ -9,6 +9,7 @@ slow client, deep JSON), 32 parallel clients, X-Request-Id, /metrics under
 promtool, reload by SIGHUP and by file change (good, corrupt and unsigned
 bundles), and SIGTERM draining. Prints `N passed, N failed`.
 """
+import hashlib
 import http.client
 import json
 import os
@@ -354,6 +355,67 @@ def test_reload(port, proc):
     c.close()
     check("answers name the new revision", js["policy_revision"] == st["policy_revision"], js)
 
+def server_cert_digest(port):
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    with ctx().wrap_socket(raw, server_hostname="localhost") as s:
+        der = s.getpeercert(binary_form=True)
+    return hashlib.sha256(der).hexdigest()
+
+
+def new_server_cert(key_out, cert_out, subject="/CN=localhost"):
+    """A new server certificate from the same dev CA (certs/gen.sh's shape)."""
+    csr, ext = cert_out + ".csr", cert_out + ".ext"
+    run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-keyout", key_out, "-out", csr, "-subj", subject)
+    with open(ext, "w") as f:
+        f.write("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                "extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    run("openssl", "x509", "-req", "-in", csr, "-CA", os.path.join(CERTS, "ca.pem"), "-CAkey",
+        os.path.join(CERTS, "ca.key"), "-CAcreateserial", "-out", cert_out, "-days", "30", "-extfile", ext)
+    os.unlink(csr)
+    os.unlink(ext)
+
+
+def test_cert_swap(port, proc):
+    """SIGHUP reloads the TLS files too: new connections get the new
+    certificate, open ones carry on; a certificate that does not match its
+    key is refused and the old pair keeps serving."""
+    old = server_cert_digest(port)
+    keep = Client(port)
+    st0, _, _, _ = keep.req("GET", "/v1/health")
+    cert, key = os.path.join(CERTS, "server.pem"), os.path.join(CERTS, "server.key")
+    new_server_cert(key + ".new", cert + ".new", "/CN=localhost rotated")
+    os.rename(key + ".new", key)
+    os.rename(cert + ".new", cert)
+    os.kill(proc.pid, signal.SIGHUP)
+    time.sleep(0.5)
+    swapped = server_cert_digest(port)
+    check("SIGHUP: new connections get the new server certificate", swapped != old, (old, swapped))
+    st1, _, _, _ = keep.req("GET", "/v1/health")
+    check("a connection opened before the swap carries on", st0 == 200 and st1 == 200, (st0, st1))
+    keep.close()
+    # a certificate whose key is not the one configured: refused, nothing changes
+    spare_key = os.path.join(TMP, "spare.key")
+    new_server_cert(spare_key, cert + ".new")
+    os.rename(cert + ".new", cert)
+    os.kill(proc.pid, signal.SIGHUP)
+    time.sleep(0.5)
+    st = revision(port)
+    check("a certificate that does not match its key is refused",
+          not st["last_reload"]["ok"] and "does not match" in (st["last_reload"]["error"] or ""), st["last_reload"])
+    check("after the refused swap, the last good certificate still serves", server_cert_digest(port) == swapped)
+    c = Client(port)
+    s2, js, _, _ = c.req("POST", "/v1/decision", decision("orders.order_events", ["event_id"], "billing"))
+    c.close()
+    check("and decisions are answered", s2 == 200 and js["decision"] in ("allow", "deny"), js)
+    # put a matching pair back for the tests that follow
+    new_server_cert(key + ".new", cert + ".new")
+    os.rename(key + ".new", key)
+    os.rename(cert + ".new", cert)
+    os.kill(proc.pid, signal.SIGHUP)
+    time.sleep(0.5)
+    check("a matching pair is taken again", revision(port)["last_reload"]["ok"])
+
 
 def test_admin_reload(port):
     c = Client(port, "admin")
@@ -451,6 +513,7 @@ def main():
         test_metrics(port)
         test_reload(port, proc)
         test_admin_reload(port)
+        test_cert_swap(port, proc)
         test_grants(port)
         test_checkpoint(port)
         test_drain(proc)
