@@ -57,7 +57,8 @@ SSL_CTX *pdp_tls_ctx_new(const char *cert, const char *key, const char *ca,
 	else if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
 		what = "tls.cert";
 	else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
-		what = "tls.key";
+		what = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH
+			       ? "tls.key does not match tls.cert" : "tls.key";
 	else if (SSL_CTX_check_private_key(ctx) != 1)
 		what = "tls.key does not match tls.cert";
 	else if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1)
