@@ -136,7 +136,7 @@ test-run: all $(UNIT_BINS)
 unit: $(UNIT_BINS)
 unit-run: $(UNIT_BINS)
 	@status=0; for t in $(UNIT_BINS); do \
-		tests/run_suite.sh "unit$(if $(SANITIZER),-asan):$$(basename $$t)" $$t || status=1; \
+		tests/run_suite.sh "unit$(if $(findstring thread,$(SANITIZER)),-tsan,$(if $(SANITIZER),-asan)):$$(basename $$t)" $$t || status=1; \
 	done; exit $$status
 
 asan:

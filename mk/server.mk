@@ -79,6 +79,16 @@ test-sanitized: $(O)/bench/loadgen
 	@$(MAKE) --no-print-directory SANITIZER=address,undefined all
 	@tests/run_suite.sh sanitized tests/integration/sanitized.sh $(SAN_PDP) $(O)/bench/loadgen
 
+# The unit tests and the suites where threads meet, against pdp built with
+# TSan; any report (a data race, a lock-order inversion) is a failure.
+TSAN_PDP := build-thread/pdp
+TEST_TARGETS += test-tsan
+.PHONY: test-tsan
+test-tsan: $(O)/bench/loadgen
+	@$(MAKE) --no-print-directory SANITIZER=thread all
+	@$(MAKE) --no-print-directory SANITIZER=thread unit-run
+	@SAN_MODE=thread tests/run_suite.sh tsan tests/integration/sanitized.sh $(TSAN_PDP) $(O)/bench/loadgen
+
 # 64 connections (single and batch) while SIGHUP alternates two revisions.
 TEST_TARGETS += test-load
 .PHONY: test-load

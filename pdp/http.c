@@ -321,6 +321,7 @@ struct grants_msg {
 	pdp_policy *policy;          /* the revision the request began on */
 	enum pdp_grants_format format;
 	char catalog_id[64], region[64], request_id[129];
+	int64_t time;                /* grants active at (Unix seconds) */
 	uint64_t started;
 	int status;
 	pdp_buf out;
@@ -340,7 +341,7 @@ static void grants_on_main_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
 	struct grants_msg *m = arg;
-	pdp_grants_opts o = { .time = (int64_t)time(NULL), .catalog_id = m->catalog_id[0] ? m->catalog_id : NULL,
+	pdp_grants_opts o = { .time = m->time, .catalog_id = m->catalog_id[0] ? m->catalog_id : NULL,
 			      .region = m->region[0] ? m->region : NULL };
 	pdp_buf notes;
 	pdp_buf_init(&notes, 1 << 20);
@@ -389,6 +390,13 @@ static void h_grants(struct call *c)
 	}
 	copy_param(&q, "catalog_id", m->catalog_id, sizeof(m->catalog_id));
 	copy_param(&q, "region", m->region, sizeof(m->region));
+	const char *t = evhttp_find_header(&q, "time");
+	m->time = (int64_t)time(NULL);
+	if (t && !pdp_parse_time(pdp_str_c(t), &m->time)) {
+		evhttp_clear_headers(&q);
+		free(m);
+		return set_error(c, 400, "bad_request", "time must be RFC 3339 or YYYY-MM-DD");
+	}
 	evhttp_clear_headers(&q);
 	m->w = c->w;
 	m->req = c->req;

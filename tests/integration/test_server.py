@@ -431,11 +431,12 @@ def test_admin_reload(port):
 
 def test_grants(port):
     c = Client(port, "admin")
-    st, _, raw, _ = c.req("GET", "/v1/grants?format=json")
+    # the same export time on both sides: the output names it, to the second
+    st, _, raw, _ = c.req("GET", "/v1/grants?format=json&time=2026-12-01T00:00:00Z")
     c.close()
     with open(os.path.join(TMP, "cli.json"), "w") as f:
-        subprocess.run([PDP, "grants", "export", "--bundle", os.path.join(TMP, "mesh.bundle"), "--format", "json"],
-                       stdout=f, stderr=subprocess.DEVNULL)
+        subprocess.run([PDP, "grants", "export", "--bundle", os.path.join(TMP, "mesh.bundle"), "--format", "json",
+                        "--time", "2026-12-01T00:00:00Z"], stdout=f, stderr=subprocess.DEVNULL)
     cli = open(os.path.join(TMP, "cli.json"), "rb").read()
     check("GET /v1/grants gives the same bytes as pdp grants export", st == 200 and raw.rstrip(b"\n") == cli.rstrip(b"\n"),
           (st, raw[:120], cli[:120]))
@@ -443,6 +444,11 @@ def test_grants(port):
     st, js, _, _ = c.req("GET", "/v1/grants?format=excel")
     c.close()
     check("GET /v1/grants with a bad format is 400", st == 400, js)
+    check("GET /v1/grants?time= exports as of that time", b'"time": "2026-12-01T00:00:00Z"' in raw, raw[-200:])
+    c = Client(port, "admin")
+    st, js, _, _ = c.req("GET", "/v1/grants?format=json&time=yesterday")
+    c.close()
+    check("GET /v1/grants with a bad time is 400", st == 400 and "time" in js["error"]["message"], js)
     c = Client(port)
     st, _, _, _ = c.req("GET", "/v1/grants?format=json")
     c.close()
