@@ -30,7 +30,7 @@ PKGS := libevent libevent_openssl libevent_pthreads jansson yaml-0.1 openssl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-WARN := -Wall -Wextra -Werror -Wshadow -Wwrite-strings -Wformat=2 \
+WARN := -Wall -Wextra -Werror -Wshadow -Wwrite-strings -Wformat=2 -Wpointer-arith \
 	-Wno-missing-field-initializers
 OPT ?= -O2
 FINAL_CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) -g -fstack-protector-strong $(WARN) \

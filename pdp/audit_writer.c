@@ -281,7 +281,7 @@ void pdp_audit_publish(pdp_audit *a)
 	pdp_buf_reset(&a->checkpoint);
 	pdp_ignore(pdp_buf_add(&a->checkpoint, a->note.data, a->note.len)); /* unbounded buf */
 	a->stats.checkpoints++;
-	a->stats.checkpoint_size = strtoull(memchr(a->note.data, '\n', a->note.len) + 1, NULL, 10);
+	a->stats.checkpoint_size = strtoull((const char *)memchr(a->note.data, '\n', a->note.len) + 1, NULL, 10);
 	pthread_mutex_unlock(&a->pub_mu);
 	if (a->witness_dir)
 		write_witness(a);
