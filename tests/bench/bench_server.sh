@@ -70,18 +70,30 @@ group_commit() {
 ROUNDS=${ROUNDS:-2}
 echo "load: $CONNS keep-alive connections, $SECS s, mTLS, $THREADS server threads, 2 cores shared with the load generator"
 echo "      $ROUNDS rounds of nginx, pdp(always), pdp(none) in turn (this machine drifts: compare within a round)"
-run() { "$LOADGEN" 127.0.0.1 "$1" "$C/ca.pem" "$C/gateway.pem" "$C/gateway.key" "$W/bodies.jsonl" /v1/decision "$CONNS" "$SECS"; }
+HZ=$(getconf CLK_TCK)
+# CPU ticks (user + system, all threads) of the given processes
+ticks() { local t=0 p; for p in "$@"; do t=$((t + $(sed 's/.*) //' "/proc/$p/stat" | awk '{print $12 + $13}'))); done; echo "$t"; }
+# run PORT PID... -- one load run; appends the servers' CPU time per answer,
+# a figure the machine's drift disturbs less than throughput
+run() {
+	local port=$1 t0 out n
+	shift
+	t0=$(ticks "$@")
+	out=$("$LOADGEN" 127.0.0.1 "$port" "$C/ca.pem" "$C/gateway.pem" "$C/gateway.key" "$W/bodies.jsonl" /v1/decision "$CONNS" "$SECS")
+	n=$(sed -E 's/.*\(([0-9]+) ok.*/\1/' <<<"$out")
+	printf '%s  server CPU %.1f us/request\n' "$out" "$(echo "($(ticks "$@") - $t0) * 1000000 / $HZ / ($n + 1)" | bc -l)"
+}
 p99_of() { sed -E 's/.*p99 ([0-9.]+) ms .*/\1/' <<<"$1"; }
 t_always=0 t_none=0 t_ngx=0
 for round in $(seq "$ROUNDS"); do
-	ngx=$(run "$P2")
+	ngx=$(run "$P2" $(pgrep -P "$(cat "$W/nginx.pid")"))
 	echo "[$round] nginx (fixed body):       $ngx"
 	t_ngx=$(echo "$t_ngx + ${ngx%% req/s*}" | bc)
 	p99_ngx=$(p99_of "$ngx")
 	for mode in always none; do
 		P1=$(start_pdp $mode)
 		sleep 0.5
-		out=$(run "$P1")
+		out=$(run "$P1" "$(cat "$W/pdp-$mode.pid")")
 		echo "[$round] pdp (audit fsync $mode): $out"
 		eval "t_$mode=\$(echo \"\$t_$mode + ${out%% req/s*}\" | bc)"
 		eval "p99_$mode=\$(p99_of \"\$out\")"
