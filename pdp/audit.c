@@ -9,8 +9,8 @@
  * released when its worker drains the completion, so memory held for
  * records never exceeds the configured bound whatever the disk does. Each
  * queue counts its records not yet handed back (`outstanding`);
- * pdp_audit_queue_free waits for that to reach zero, so the writer never
- * touches a freed queue.
+ * pdp_audit_queue_free waits for that to reach zero, so the writing thread
+ * never touches a freed queue.
  *
  * Per record the worker does one copy (canonical input is checked in place
  * and copied without its braces), one short lock (the pending list; the
@@ -21,7 +21,7 @@
  * per-queue buffer filled by RAND_bytes 4 KiB at a time.
  *
  * Ownership: entries are taken by submit (from the queue's spares or
- * malloc), owned by the writer while queued, by the queue's done list
+ * malloc), owned by the writing thread while queued, by the queue's done list
  * after completion, and after `done` ran by the queue's spare list (at
  * most PDP_AUDIT_SPARE_MAX, each at most PDP_AUDIT_SPARE_CAP bytes; bigger
  * ones are freed at once), which pdp_audit_queue_free frees.

@@ -344,7 +344,7 @@ struct pdp_audit {
 	char *vkey;
 	uint8_t hmac_key[256];
 	size_t hmac_len;
-	/* files; after open only the holder of the right to write (busy) touches these */
+	/* files; after open only the holder of the right to write (`writing`) touches these */
 	int dirfd, lockfd, segfd;
 	uint64_t seg_first, seg_size;
 	pdp_audit_hasher h;
@@ -366,7 +366,7 @@ struct pdp_audit {
 	/* a thread holds the right to write (the writer thread, or a worker in
 	 * pdp_audit_flush); the files, chain, unit and completion batches are
 	 * touched only by the holder */
-	bool busy;
+	bool writing;
 	bool stopping;
 	char *stop_reason;
 	enum pdp_err close_err;

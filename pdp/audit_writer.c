@@ -3,7 +3,7 @@
  * rotation, and failing closed.
  *
  * Design (redis bio.c style, plus combining). One thread at a time holds
- * the right to write (a->busy, under a->mu): usually a worker, which at the
+ * the right to write (a->writing, under a->mu): usually a worker, which at the
  * end of its event-loop turn writes everything queued itself
  * (pdp_audit_flush), sparing the two thread wake-ups of a hand-off;
  * otherwise the writer thread, which sleeps on a condition variable until
@@ -420,15 +420,21 @@ static void unit_reset(pdp_audit *a)
 	a->unit_has_cp = false;
 }
 
+/* After a unit's bytes are written (and synced as the mode asks). */
+static void unit_written(pdp_audit *a, uint64_t records)
+{
+	a->failing = false;
+	publish_unit_stats(a, records);
+	pdp_audit_publish(a);
+}
+
 /* Commits the unit built in a->unit (records `entries`), or undoes it. */
 static enum pdp_err commit(pdp_audit *a, const struct pdp_audit_chain *pre, uint64_t pre_cp_ms,
 			   uint64_t records, bool force_sync, uint64_t deadline, unsigned *backoff)
 {
 	enum pdp_err e = write_with_retry(a, force_sync, deadline, backoff);
 	if (e == PDP_OK) {
-		a->failing = false;
-		publish_unit_stats(a, records);
-		pdp_audit_publish(a);
+		unit_written(a, records);
 		return PDP_OK;
 	}
 	a->chain = *pre;
@@ -510,8 +516,7 @@ static struct pdp_audit_entry *flush_units(pdp_audit *a, struct pdp_audit_entry 
 				set_writable(a, false);
 			break;
 		}
-		publish_unit_stats(a, n);
-		pdp_audit_publish(a);
+		unit_written(a, n);
 		a->run_records += n;
 		struct pdp_audit_entry *first = list;
 		list = *cut;
@@ -620,7 +625,7 @@ static void signal_writer(pdp_audit *a)
 void pdp_audit_kick(pdp_audit *a)
 {
 	pthread_mutex_lock(&a->mu);
-	if (!a->busy)
+	if (!a->writing)
 		signal_writer(a); /* else the holder hands the records on */
 	pthread_mutex_unlock(&a->mu);
 }
@@ -635,7 +640,7 @@ void pdp_audit_flush(pdp_audit_queue *q)
 {
 	pdp_audit *a = q->a;
 	pthread_mutex_lock(&a->mu);
-	if (a->busy || !a->pending) {
+	if (a->writing || !a->pending) {
 		pthread_mutex_unlock(&a->mu);
 		return;
 	}
@@ -644,7 +649,7 @@ void pdp_audit_flush(pdp_audit_queue *q)
 		pthread_mutex_unlock(&a->mu);
 		return;
 	}
-	a->busy = true;
+	a->writing = true;
 	struct pdp_audit_entry *list = a->pending;
 	a->pending = NULL;
 	a->pending_tail = &a->pending;
@@ -660,7 +665,7 @@ void pdp_audit_flush(pdp_audit_queue *q)
 			a->pending_tail = t;
 		a->pending = list;
 	}
-	a->busy = false;
+	a->writing = false;
 	signal_writer(a);
 	pthread_mutex_unlock(&a->mu);
 }
@@ -670,12 +675,12 @@ static void wait_for_work(pdp_audit *a)
 {
 	for (;;) {
 		uint64_t now = pdp_audit_now_ms();
-		if (!a->busy && (a->pending || a->stopping || sync_due(a, now) || cp_due(a, now)))
+		if (!a->writing && (a->pending || a->stopping || sync_due(a, now) || cp_due(a, now)))
 			return;
-		uint64_t next = UINT64_MAX; /* while busy: the holder signals */
-		if (!a->busy && a->fsync == PDP_AUDIT_FSYNC_INTERVAL && a->dirty)
+		uint64_t next = UINT64_MAX; /* while another writes: the holder signals */
+		if (!a->writing && a->fsync == PDP_AUDIT_FSYNC_INTERVAL && a->dirty)
 			next = a->last_sync_ms + a->interval_ms;
-		if (!a->busy && a->chain.since_cp > 0 && a->last_cp_ms + a->cp_every_ms < next)
+		if (!a->writing && a->chain.since_cp > 0 && a->last_cp_ms + a->cp_every_ms < next)
 			next = a->last_cp_ms + a->cp_every_ms;
 		a->writer_waiting = true; /* a submit signals only then */
 		if (next == UINT64_MAX) {
@@ -704,7 +709,7 @@ void *pdp_audit_writer_main(void *arg)
 	pthread_mutex_lock(&a->mu);
 	for (;;) {
 		wait_for_work(a);
-		a->busy = true;
+		a->writing = true;
 		struct pdp_audit_entry *list = a->pending;
 		bool stopping = a->stopping;
 		a->pending = NULL;
@@ -716,7 +721,7 @@ void *pdp_audit_writer_main(void *arg)
 			break; /* keeps the right to write: no queue is left */
 		timers(a);
 		pthread_mutex_lock(&a->mu);
-		a->busy = false;
+		a->writing = false;
 	}
 	final_records(a);
 	return NULL;

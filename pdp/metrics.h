@@ -12,7 +12,7 @@
 #include "pdp/audit.h"
 #include "pdp/buf.h"
 
-enum { PDP_M_CODES = 17, PDP_M_CODE_500 = 14 };
+enum { PDP_M_CODES = 17 };
 extern const int pdp_metrics_codes[PDP_M_CODES];
 enum { PDP_M_BUCKETS = 12 };
 extern const double pdp_metrics_buckets[PDP_M_BUCKETS]; /* seconds */

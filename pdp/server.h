@@ -4,7 +4,9 @@
  *
  * Threads: the main thread owns the listener, the signals, the reload and
  * the file watch; N workers each run their own event_base and connections
- * (conn.c) on a dup() of the listening socket. A connection never changes thread.
+ * (conn.c) on a dup() of the listening socket. The worker that accepts a
+ * socket passes it to the worker with the fewest connections (an inbox and
+ * an event); from then on the connection never changes thread.
  *
  * Policy revisions: each worker holds its own reference to the revision it
  * serves, touched only on its thread. A reload builds and verifies the new

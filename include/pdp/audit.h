@@ -2,15 +2,18 @@
  * audit.h -- the audit log: an append-only, hash-chained, signed record of
  * every decision (SPEC 5; byte format in docs/audit-log-format.md).
  *
- * Design: one pdp_audit per log directory owns ONE writer thread, the only
- * place in meshpdp that blocks on the disk. Worker threads each own a
- * pdp_audit_queue. A worker submits a record (non-blocking; the bytes are
- * copied) and keeps the request pending; the writer takes everything queued
- * as one batch, gives the records their sequence numbers in queue order,
- * writes them with one write(2), makes them durable with one fdatasync (in
- * `always` mode) and only then posts the completions to each worker's queue
- * and calls its notify(). The worker's pdp_audit_queue_drain() runs the
- * `done` callbacks, in submission order, on the worker's own thread.
+ * Design: one pdp_audit per log directory; one thread at a time writes it.
+ * Worker threads each own a pdp_audit_queue. A worker submits a record
+ * (non-blocking; the bytes are copied) and keeps the request pending; the
+ * writing thread takes everything queued as one batch, gives the records
+ * their sequence numbers in queue order, writes them with one write(2),
+ * makes them durable with one fdatasync (in `always` mode) and only then
+ * posts the completions to each worker's queue and calls its notify(). The
+ * writing thread is the log's own writer thread, or, for a queue flushed by
+ * its owner (pdp_audit_flush), a worker at the end of its event-loop turn:
+ * the only places in meshpdp that block on the disk. The worker's
+ * pdp_audit_queue_drain() runs the `done` callbacks, in submission order,
+ * on the worker's own thread.
  *
  * Backpressure, never loss: the records in flight (submitted and not yet
  * drained) are bounded by count and by bytes. When the bound is reached
@@ -92,7 +95,7 @@ PDP_MUST_USE enum pdp_err pdp_audit_open(const pdp_audit_config *c, pdp_audit **
 PDP_MUST_USE enum pdp_err pdp_audit_close(pdp_audit *a, const char *reason);
 
 /* A completion queue for one worker thread. notify(arg) is called from the
- * writer thread when completions are ready (the server event_active()s a
+ * writing thread (any thread) when completions are ready (the server event_active()s a
  * worker event); it must not block. It is called once, and not again until
  * the owner has called pdp_audit_queue_drain: completions posted while the
  * worker is already notified are picked up by that drain, without a

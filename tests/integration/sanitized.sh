@@ -68,12 +68,12 @@ run_one server "" $PY tests/integration/test_server.py "$PDP"
 run_one abuse "" $PY tests/integration/test_abuse.py "$PDP"
 run_one load "" $PY tests/integration/test_load.py "$PDP" "$LOADGEN"
 [ "$MODE" = thread ] || {
-run_one reload "quarantine_size_mb=16" $PY tests/integration/test_reload.py "$PDP"
-run_one backpressure "" $PY tests/integration/test_backpressure.py "$PDP"
-run_one crash "" $PY tests/integration/test_crash.py "$PDP"
-run_one masks-postgres "" $PY tests/integration/test_masks_pg.py "$PDP"
-run_one cli "" tests/cli/cli.sh "$PDP"
-run_one check-cli "" env PDP="$PDP" tests/check/cli.sh
+	run_one reload "quarantine_size_mb=16" $PY tests/integration/test_reload.py "$PDP"
+	run_one backpressure "" $PY tests/integration/test_backpressure.py "$PDP"
+	run_one crash "" $PY tests/integration/test_crash.py "$PDP"
+	run_one masks-postgres "" $PY tests/integration/test_masks_pg.py "$PDP"
+	run_one cli "" tests/cli/cli.sh "$PDP"
+	run_one check-cli "" env PDP="$PDP" tests/check/cli.sh
 }
 
 # each sanitizer report is a failure
