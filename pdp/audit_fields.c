@@ -216,7 +216,7 @@ enum pdp_err pdp_audit_fields_refused(const char *caller, const char *reason, in
 	PDP_TRY(obj_cstr(&o, "reason", reason ? reason : "refused"));
 	PDP_TRY(obj_cstr(&o, "request_id", request_id));
 	PDP_TRY(obj_key(&o, "status"));
-	PDP_TRY(pdp_buf_printf(out, "%d", status));
+	PDP_TRY(pdp_buf_add_i64(out, status));
 	return obj_close(&o);
 }
 

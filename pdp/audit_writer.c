@@ -91,7 +91,7 @@ enum pdp_err pdp_audit_append(pdp_audit *a, const char *type, pdp_str members)
 	memcpy(c->head, hash, 32);
 	pdp_audit_mth_append(&a->h, &c->mth, hash);
 	c->next_seq++;
-	snprintf(c->last_type, sizeof(c->last_type), "%s", type);
+	pdp_cstr_copy(c->last_type, sizeof(c->last_type), type);
 	if (!pdp_audit_counted(type))
 		return PDP_OK;
 	if (++c->since_cp >= a->cp_every)

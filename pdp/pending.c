@@ -66,7 +66,7 @@ pdp_pending *pdp_pending_new(pdp_worker *w, pdp_hreq *req, int status,
 	p->req = req;
 	p->status = status;
 	p->started = started_us;
-	snprintf(p->request_id, sizeof(p->request_id), "%s", request_id ? request_id : "");
+	pdp_cstr_copy(p->request_id, sizeof(p->request_id), request_id);
 	return p;
 }
 
@@ -130,7 +130,9 @@ static enum pdp_err assemble(pdp_pending *p, pdp_buf *out)
 			continue;
 		}
 		PDP_TRY(pdp_buf_add(out, x->body, x->len - 1));
-		PDP_TRY(pdp_buf_printf(out, ",\"audit_seq\":%" PRIu64 "}", x->seq));
+		PDP_TRY(pdp_buf_adds(out, ",\"audit_seq\":"));
+		PDP_TRY(pdp_buf_add_u64(out, x->seq));
+		PDP_TRY(pdp_buf_addc(out, '}'));
 	}
 	if (p->tail)
 		PDP_TRY(pdp_buf_adds(out, p->tail));

@@ -73,7 +73,7 @@ enum pdp_err pdp_buf_reserve(pdp_buf *b, size_t extra)
 	PDP_ENSURE(b->max == 0 || need - 1 <= b->max, PDP_E_LIMIT);
 	if (need <= b->cap)
 		return PDP_OK;
-	size_t cap = b->cap ? b->cap : 64;
+	size_t cap = b->cap ? b->cap : 512; /* a decision's JSON in one or two steps */
 	while (cap < need)
 		cap *= 2;
 	if (b->max && cap > b->max + 1)
@@ -106,6 +106,37 @@ enum pdp_err pdp_buf_addstr(pdp_buf *b, pdp_str s)
 enum pdp_err pdp_buf_addc(pdp_buf *b, char c)
 {
 	return pdp_buf_add(b, &c, 1);
+}
+
+size_t pdp_dec_u64(char out[20], uint64_t v)
+{
+	char d[20], *p = d + sizeof(d);
+	do
+		*--p = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	size_t n = (size_t)(d + sizeof(d) - p);
+	memcpy(out, p, n);
+	return n;
+}
+
+size_t pdp_dec(char out[21], int64_t v)
+{
+	if (v >= 0)
+		return pdp_dec_u64(out, (uint64_t)v);
+	out[0] = '-';
+	return 1 + pdp_dec_u64(out + 1, 0 - (uint64_t)v); /* defined for INT64_MIN */
+}
+
+enum pdp_err pdp_buf_add_u64(pdp_buf *b, uint64_t v)
+{
+	char d[20];
+	return pdp_buf_add(b, d, pdp_dec_u64(d, v));
+}
+
+enum pdp_err pdp_buf_add_i64(pdp_buf *b, int64_t v)
+{
+	char d[21];
+	return pdp_buf_add(b, d, pdp_dec(d, v));
 }
 
 /* One vsnprintf when the text fits in the spare capacity (the usual case),
@@ -152,9 +183,30 @@ void pdp_buf_errf(pdp_buf *b, const char *fmt, ...)
 
 static const char hexdig[] = "0123456789abcdef";
 
+/* The usual case, nothing to escape: one reserve, one copy. */
+static bool json_plain(pdp_str s)
+{
+	for (size_t i = 0; i < s.len; i++) {
+		unsigned char c = (unsigned char)s.p[i];
+		if (c < 0x20 || c == '"' || c == '\\')
+			return false;
+	}
+	return true;
+}
+
 enum pdp_err pdp_buf_add_json_str(pdp_buf *b, pdp_str s)
 {
 	PDP_TRY(pdp_buf_reserve(b, s.len + 2));
+	if (json_plain(s)) {
+		char *p = b->data + b->len;
+		p[0] = '"';
+		if (s.len)
+			memcpy(p + 1, s.p, s.len);
+		p[s.len + 1] = '"';
+		b->len += s.len + 2;
+		b->data[b->len] = '\0';
+		return PDP_OK;
+	}
 	PDP_TRY(pdp_buf_addc(b, '"'));
 	size_t run = 0;
 	for (size_t i = 0; i < s.len; i++) {

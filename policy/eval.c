@@ -363,25 +363,39 @@ static void row_filter(struct ctx *c, pdp_decision *d)
 	d->row_filter = (pdp_str){ s, (size_t)(w - s) };
 }
 
+/* Copies n bytes to p; returns the end (the reason builders' printf). */
+static char *put(char *p, const char *s, size_t n)
+{
+	memcpy(p, s, n);
+	return p + n;
+}
+
+/* "PRODUCT#grants[I]" or "PRODUCT#deny[I]", for an entry without an id. */
 static pdp_str entry_reason(struct ctx *c, const pdp_rt_entry *e)
 {
 	if (e->id)
 		return pdp_rt_str(c->p, e->id);
 	pdp_str prod = pdp_rt_str(c->p, c->prod->name);
-	size_t cap = prod.len + 32;
-	char *s = pdp_arena_alloc(c->a, cap);
-	int n = snprintf(s, cap, "%.*s#%s[%u]", (int)prod.len, prod.p,
-			 e->is_deny ? "deny" : "grants", e->index);
-	return (pdp_str){ s, (size_t)n };
+	char idx[20];
+	size_t ni = pdp_dec_u64(idx, e->index);
+	const char *kind = e->is_deny ? "#deny[" : "#grants[";
+	char *s = pdp_arena_alloc(c->a, prod.len + 32), *p = s;
+	p = put(p, prod.p, prod.len);
+	p = put(p, kind, strlen(kind));
+	p = put(p, idx, ni);
+	p = put(p, "]", 1);
+	return (pdp_str){ s, (size_t)(p - s) };
 }
 
+/* "mesh#rules[ID]". */
 static pdp_str rule_reason(struct ctx *c, const pdp_rt_rule *r)
 {
 	pdp_str id = pdp_rt_str(c->p, r->id);
-	size_t cap = id.len + 16;
-	char *s = pdp_arena_alloc(c->a, cap);
-	int n = snprintf(s, cap, "mesh#rules[%.*s]", (int)id.len, id.p);
-	return (pdp_str){ s, (size_t)n };
+	char *s = pdp_arena_alloc(c->a, id.len + 16), *p = s;
+	p = put(p, "mesh#rules[", 11);
+	p = put(p, id.p, id.len);
+	p = put(p, "]", 1);
+	return (pdp_str){ s, (size_t)(p - s) };
 }
 
 static int str_cmp(const void *a, const void *b)

@@ -60,10 +60,30 @@ PDP_MUST_USE enum pdp_err pdp_buf_vprintf(pdp_buf *b, const char *fmt, va_list a
 /* For optional message buffers: appends the formatted text when b is not
  * NULL; a message too long for b's cap is dropped (best effort). */
 void pdp_buf_errf(pdp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* v in decimal into out, not NUL-terminated; returns the length (at most
+ * 20 digits, and a '-'). No printf: these are for per-decision paths. */
+size_t pdp_dec_u64(char out[20], uint64_t v);
+size_t pdp_dec(char out[21], int64_t v);
+/* Appends v in decimal. */
+PDP_MUST_USE enum pdp_err pdp_buf_add_u64(pdp_buf *b, uint64_t v);
+PDP_MUST_USE enum pdp_err pdp_buf_add_i64(pdp_buf *b, int64_t v);
 /* Appends s as a JSON string literal, quotes included. */
 PDP_MUST_USE enum pdp_err pdp_buf_add_json_str(pdp_buf *b, pdp_str s);
 /* Hands the bytes to the caller (free() them); the buffer is left empty. */
 char *pdp_buf_steal(pdp_buf *b, size_t *ret_len);
+
+/* Copies the C string src (NULL = "") into dst[cap], cut to fit and
+ * NUL-terminated: snprintf(dst, cap, "%s", src) without the printf. */
+static inline void pdp_cstr_copy(char *dst, size_t cap, const char *src)
+{
+	size_t n = 0;
+	while (src && src[n] && n + 1 < cap)
+		n++;
+	for (size_t i = 0; i < n; i++)
+		dst[i] = src[i];
+	if (cap)
+		dst[n] = '\0';
+}
 
 static inline pdp_str pdp_str_c(const char *s)
 {
