@@ -9,7 +9,6 @@
 #include "pending.h"
 
 #include <event2/event.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
