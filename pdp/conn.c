@@ -28,6 +28,9 @@
 #include "tls.h"
 
 enum { READ_CHUNK = 16384, ACCEPT_BATCH = 32, IN_SLACK = 65536 };
+/* After a reply that closes: how long, and how much, unread input is taken
+ * and dropped before the socket is closed (see linger). */
+enum { LINGER_MS = 2000, LINGER_BYTES = 1 << 20 };
 
 struct pdp_hconn {
 	pdp_conns *cs;
@@ -46,7 +49,8 @@ struct pdp_hconn {
 	bool handshaken, have_head, sent_continue;
 	bool busy, in_dispatch, read_paused, timer_partial;
 	bool eof, dead, fatal, close_after;
-	bool over_limit;
+	bool over_limit, lingering;
+	size_t lingered;          /* bytes dropped while lingering */
 };
 
 struct pdp_conns {
@@ -81,7 +85,7 @@ static void conn_free(pdp_hconn *c)
 	event_del(&c->rev);
 	event_del(&c->wev);
 	event_del(&c->tev);
-	if (c->handshaken && !c->fatal)
+	if (c->handshaken && !c->fatal && !c->lingering)
 		SSL_shutdown(c->ssl); /* close_notify, best effort */
 	ERR_clear_error();
 	SSL_free(c->ssl);
@@ -390,6 +394,47 @@ static void process_input(pdp_hconn *c)
 }
 
 /* After any event: close, free, or carry on. */
+/* Lingering: what the client still sends is read and dropped until it
+ * closes, LINGER_BYTES have come or LINGER_MS have passed. */
+static void on_linger(evutil_socket_t fd, short what, void *arg)
+{
+	(void)what;
+	pdp_hconn *c = arg;
+	char drop[4096];
+	for (;;) {
+		ssize_t n = read(fd, drop, sizeof(drop));
+		if (n > 0 && (c->lingered += (size_t)n) <= LINGER_BYTES)
+			continue;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		break; /* the client closed, failed, or sent too much */
+	}
+	conn_free(c);
+}
+
+/* After a reply that closes the connection (an error such as 431 or 413,
+ * or Connection: close): close_notify and FIN, then drop what the client
+ * still sends. Closing a socket with unread input makes the kernel send a
+ * reset, and a reset can destroy the reply in the client's receive buffer
+ * before the client reads it (RFC 9112 section 9.6). Bounded in time and
+ * bytes, so no client can hold a connection open this way. */
+static void linger(pdp_hconn *c)
+{
+	if (c->handshaken && !c->fatal)
+		SSL_shutdown(c->ssl); /* close_notify, best effort */
+	ERR_clear_error();
+	shutdown(c->fd, SHUT_WR);
+	c->lingering = true;
+	c->timer_partial = false;
+	event_del(&c->rev);
+	event_del(&c->wev);
+	event_assign(&c->rev, c->cs->base, c->fd, EV_READ | EV_PERSIST, on_linger, c);
+	event_add(&c->rev, NULL);
+	set_timer(c, LINGER_MS); /* on_timer then closes */
+}
+
 static void conn_after(pdp_hconn *c)
 {
 	if (c->busy)
@@ -404,6 +449,10 @@ static void conn_after(pdp_hconn *c)
 	if (c->busy)
 		return;
 	bool flushed = c->out.len == 0;
+	if (!c->dead && flushed && c->close_after && !c->eof) {
+		linger(c);
+		return;
+	}
 	if (c->dead || (flushed && (c->close_after || c->eof)))
 		conn_free(c);
 }

@@ -242,6 +242,25 @@ def test_http_edges(port):
     got = read_responses(s, 1)
     s.close()
     check("oversize headers refused with 4xx", len(got) == 1 and 400 <= got[0][0] < 500, got[:1])
+    # a client still sending when the refusal comes: the server drops the
+    # rest (lingers) instead of closing on unread input, whose reset could
+    # destroy the answer before the client reads it
+    s = tls_sock(port)
+    sent = 0
+    try:
+        s.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 40000)
+        time.sleep(0.3)  # the server has refused and closed its side by now
+        for _ in range(4):  # a closed socket answers these with a reset
+            s.sendall(b"a" * 4096)
+            sent += 4096
+            time.sleep(0.1)
+    except OSError:
+        pass
+    got = read_responses(s, 1)
+    closed = closed_by_server(s, 5)
+    s.close()
+    check("a client still sending when refused: its writes go through, it reads the 431, then the close",
+          sent == 4 * 4096 and len(got) == 1 and got[0][0] == 431 and closed, (got[:1], sent, closed))
     s = tls_sock(port)
     s.sendall(b"NONSENSE\r\n\r\n")
     got = read_responses(s, 1)
