@@ -79,15 +79,22 @@ static void set_timer(pdp_hconn *c, int ms)
 	evtimer_add(&c->tev, &tv);
 }
 
+/* TLS close_notify, best effort, unless the session is broken. */
+static void close_notify(pdp_hconn *c)
+{
+	if (c->handshaken && !c->fatal)
+		SSL_shutdown(c->ssl);
+	ERR_clear_error();
+}
+
 static void conn_free(pdp_hconn *c)
 {
 	pdp_conns *cs = c->cs;
 	event_del(&c->rev);
 	event_del(&c->wev);
 	event_del(&c->tev);
-	if (c->handshaken && !c->fatal && !c->lingering)
-		SSL_shutdown(c->ssl); /* close_notify, best effort */
-	ERR_clear_error();
+	if (!c->lingering) /* lingering sent it already */
+		close_notify(c);
 	SSL_free(c->ssl);
 	close(c->fd);
 	free(c->in);
@@ -393,7 +400,6 @@ static void process_input(pdp_hconn *c)
 	}
 }
 
-/* After any event: close, free, or carry on. */
 /* Lingering: what the client still sends is read and dropped until it
  * closes, LINGER_BYTES have come or LINGER_MS have passed. */
 static void on_linger(evutil_socket_t fd, short what, void *arg)
@@ -422,9 +428,7 @@ static void on_linger(evutil_socket_t fd, short what, void *arg)
  * bytes, so no client can hold a connection open this way. */
 static void linger(pdp_hconn *c)
 {
-	if (c->handshaken && !c->fatal)
-		SSL_shutdown(c->ssl); /* close_notify, best effort */
-	ERR_clear_error();
+	close_notify(c);
 	shutdown(c->fd, SHUT_WR);
 	c->lingering = true;
 	c->timer_partial = false;
@@ -435,6 +439,7 @@ static void linger(pdp_hconn *c)
 	set_timer(c, LINGER_MS); /* on_timer then closes */
 }
 
+/* After any event: close, linger, free, or carry on. */
 static void conn_after(pdp_hconn *c)
 {
 	if (c->busy)

@@ -17,8 +17,10 @@ void pdp_metrics_request(pdp_metrics *m, int status, uint64_t micros)
 	int i = 0;
 	while (i < PDP_M_CODES - 1 && pdp_metrics_codes[i] != status)
 		i++;
-	if (pdp_metrics_codes[i] != status) /* anything unexpected counts as a 500 */
-		return pdp_metrics_request(m, 500, micros);
+	if (pdp_metrics_codes[i] != status) { /* anything unexpected counts as a 500 */
+		pdp_metrics_request(m, 500, micros);
+		return;
+	}
 	atomic_fetch_add_explicit(&m->requests[i], 1, memory_order_relaxed);
 	int b = 0;
 	while (b < PDP_M_BUCKETS && (double)micros / 1e6 > pdp_metrics_buckets[b])

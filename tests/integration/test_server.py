@@ -314,6 +314,19 @@ def revision(port):
     return js
 
 
+def hup(port, proc):
+    """SIGHUP, then wait (10 s at most) until the server has counted the
+    reload it triggers, taken or refused."""
+    def count():
+        r = revision(port)["reloads"]
+        return r["success"] + r["failure"]
+    n = count()
+    os.kill(proc.pid, signal.SIGHUP)
+    deadline = time.time() + 10
+    while count() == n and time.time() < deadline:
+        time.sleep(0.05)
+
+
 def test_reload(port, proc):
     before = revision(port)["policy_revision"]
     bundle = os.path.join(TMP, "mesh.bundle")
@@ -331,8 +344,7 @@ def test_reload(port, proc):
     # an unsigned bundle: refused
     run(PDP, "compile", "examples/mesh", "-o", bundle + ".new")
     os.rename(bundle + ".new", bundle)
-    os.kill(proc.pid, signal.SIGHUP)
-    time.sleep(0.5)
+    hup(port, proc)
     st = revision(port)
     check("unsigned bundle refused", st["policy_revision"] == before
           and "not signed" in (st["last_reload"]["error"] or ""), st)
@@ -387,8 +399,7 @@ def test_cert_swap(port, proc):
     new_server_cert(key + ".new", cert + ".new", "/CN=localhost rotated")
     os.rename(key + ".new", key)
     os.rename(cert + ".new", cert)
-    os.kill(proc.pid, signal.SIGHUP)
-    time.sleep(0.5)
+    hup(port, proc)
     swapped = server_cert_digest(port)
     check("SIGHUP: new connections get the new server certificate", swapped != old, (old, swapped))
     st1, _, _, _ = keep.req("GET", "/v1/health")
@@ -398,8 +409,7 @@ def test_cert_swap(port, proc):
     spare_key = os.path.join(TMP, "spare.key")
     new_server_cert(spare_key, cert + ".new")
     os.rename(cert + ".new", cert)
-    os.kill(proc.pid, signal.SIGHUP)
-    time.sleep(0.5)
+    hup(port, proc)
     st = revision(port)
     check("a certificate that does not match its key is refused",
           not st["last_reload"]["ok"] and "does not match" in (st["last_reload"]["error"] or ""), st["last_reload"])
@@ -412,8 +422,7 @@ def test_cert_swap(port, proc):
     new_server_cert(key + ".new", cert + ".new")
     os.rename(key + ".new", key)
     os.rename(cert + ".new", cert)
-    os.kill(proc.pid, signal.SIGHUP)
-    time.sleep(0.5)
+    hup(port, proc)
     check("a matching pair is taken again", revision(port)["last_reload"]["ok"])
 
 
